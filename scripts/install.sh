@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs everything sealtrace needs to build, run its main job and run every
+# test on a fresh Debian 12 machine, as root. Idempotent: packages already
+# present are left alone, and apt-get update runs only when a package is missing.
+set -eu
+
+PKGS="
+build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
+libsodium-dev libzstd-dev zstd libjansson-dev libcmocka-dev
+libxcb1-dev libxcb-xinput-dev libxcb-record0-dev libxcb-randr0-dev
+libxcb-xkb-dev libxkbcommon-dev libxkbcommon-x11-dev
+xvfb openbox xterm xdotool x11-xkb-utils x11-utils
+"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install.sh: missing packages:$missing; run this script as root" >&2
+        exit 1
+    fi
+    echo "install.sh: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+else
+    echo "install.sh: all packages present"
+fi

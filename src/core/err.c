@@ -1,0 +1,88 @@
+/* err.c - one strerror for every range of the error space. */
+#include "err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const own_names[] = {
+	[0] = "ok",
+	[-(ST_E_INVAL - ST_E_OWN_BASE)] = "invalid argument",
+	[-(ST_E_NOMEM - ST_E_OWN_BASE)] = "out of memory",
+	[-(ST_E_BAD_MAGIC - ST_E_OWN_BASE)] = "bad magic",
+	[-(ST_E_VERSION - ST_E_OWN_BASE)] = "unsupported version",
+	[-(ST_E_TRUNCATED - ST_E_OWN_BASE)] = "truncated",
+	[-(ST_E_CAP - ST_E_OWN_BASE)] = "length over cap",
+	[-(ST_E_ORDER - ST_E_OWN_BASE)] = "timestamps out of order",
+	[-(ST_E_SIGNATURE - ST_E_OWN_BASE)] = "bad signature",
+	[-(ST_E_NOT_FOR_KEY - ST_E_OWN_BASE)] = "not sealed to this key",
+	[-(ST_E_BODY_MISMATCH - ST_E_OWN_BASE)] = "body does not match header",
+	[-(ST_E_DECRYPT - ST_E_OWN_BASE)] = "decryption failed",
+	[-(ST_E_COMPRESS - ST_E_OWN_BASE)] = "compression error",
+	[-(ST_E_CORRUPT - ST_E_OWN_BASE)] = "corrupt content",
+	[-(ST_E_KEY_MODE - ST_E_OWN_BASE)] = "key file mode too loose",
+	[-(ST_E_KEY_FORMAT - ST_E_OWN_BASE)] = "key file malformed",
+	[-(ST_E_FLAGS - ST_E_OWN_BASE)] = "unknown flags",
+	[-(ST_E_LEVEL - ST_E_OWN_BASE)] = "sensitivity level not storable",
+	[-(ST_E_KINDS - ST_E_OWN_BASE)] = "kinds bitmask mismatch",
+	[-(ST_E_CRYPTO_INIT - ST_E_OWN_BASE)] = "crypto library init failed",
+	[-(ST_E_JSON - ST_E_OWN_BASE)] = "malformed JSON",
+};
+
+const char *st_strerror(int code)
+{
+	if (code == 0)
+		return "ok";
+	if (code < 0 && code >= ST_E_ERRNO_MIN)
+		return strerror(-code);
+	if (code <= ST_E_OWN_BASE && code >= ST_E_OWN_LAST) {
+		const char *s = own_names[-(code - ST_E_OWN_BASE)];
+		return s ? s : "unknown sealtrace error";
+	}
+	if (code <= ST_E_TLS_BASE && code > ST_E_OWN_BASE)
+		return "TLS or HTTP server error";
+	if (code <= ST_E_CURL_BASE && code > ST_E_TLS_BASE)
+		return "HTTP client error";
+	if (code <= ST_E_SQLITE_BASE && code > ST_E_CURL_BASE)
+		return "database error";
+	return "unknown error";
+}
+
+int st_fail(struct st_error *err, int code, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+int st_error_prefix(struct st_error *err, const char *fmt, ...)
+{
+	if (!err)
+		return 0;
+	char pre[ST_ERROR_MSG_MAX], old[ST_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof pre, fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof old);
+	size_t pl = strnlen(pre, sizeof pre - 1);
+	memcpy(err->msg, pre, pl);
+	size_t room = sizeof err->msg - pl - 1;
+	size_t ol = strnlen(old, room);
+	memcpy(err->msg + pl, old, ol);
+	err->msg[pl + ol] = 0;
+	return err->code;
+}
+
+int st_errno(int errnum)
+{
+	if (errnum <= 0 || errnum > -ST_E_ERRNO_MIN)
+		return ST_E_INVAL;
+	return -errnum;
+}

@@ -1,0 +1,71 @@
+/* err.h - owns the one error space of sealtrace and the message carrier.
+ * Never prints, never exits: callers decide what to show and how to end. */
+#ifndef ST_ERR_H
+#define ST_ERR_H
+
+#include <stddef.h>
+
+/* Every function that can fail returns int: 0 or a negative st_err.
+ * Disjoint ranges keep each library's codes distinct in one space:
+ *   -1 .. -4095            -errno
+ *   ST_E_SQLITE_BASE - rc  SQLite result codes
+ *   ST_E_CURL_BASE - rc    libcurl CURLcode
+ *   ST_E_TLS_BASE - rc     GnuTLS / libmicrohttpd
+ *   ST_E_OWN_BASE ...      sealtrace's own codes below */
+enum st_err {
+	ST_OK = 0,
+	ST_E_ERRNO_MIN = -4095,
+	ST_E_SQLITE_BASE = -10000,
+	ST_E_CURL_BASE = -20000,
+	ST_E_TLS_BASE = -30000,
+	ST_E_OWN_BASE = -40000,
+
+	ST_E_INVAL = -40001,     /* caller passed a value outside the contract */
+	ST_E_NOMEM = -40002,     /* allocation failed */
+	ST_E_BAD_MAGIC = -40003, /* input is not a sealtrace object */
+	ST_E_VERSION = -40004,   /* format version this build cannot read */
+	ST_E_TRUNCATED = -40005, /* input ends before a field it announces */
+	ST_E_CAP = -40006,       /* a length or count is over its named cap */
+	ST_E_ORDER = -40007,     /* timestamps out of order or out of range */
+	ST_E_SIGNATURE = -40008, /* signature does not verify with the key */
+	ST_E_NOT_FOR_KEY = -40009, /* segment key not sealed to this person key */
+	ST_E_BODY_MISMATCH = -40010, /* body is not the one the header signs */
+	ST_E_DECRYPT = -40011,   /* authenticated decryption failed */
+	ST_E_COMPRESS = -40012,  /* zstd failed or frame malformed */
+	ST_E_CORRUPT = -40013,   /* structurally invalid content */
+	ST_E_KEY_MODE = -40014,  /* key file permissions too loose */
+	ST_E_KEY_FORMAT = -40015, /* key file content malformed */
+	ST_E_FLAGS = -40016,     /* unknown flag bits set */
+	ST_E_LEVEL = -40017,     /* sensitivity level not storable */
+	ST_E_KINDS = -40018,     /* header kinds bitmask disagrees with body */
+	ST_E_CRYPTO_INIT = -40019, /* libsodium could not initialise */
+	ST_E_JSON = -40020,      /* JSON input malformed or wrong shape */
+	ST_E_OWN_LAST = -40020,
+};
+
+/* Message capacity: long enough for a path, a position and advice. */
+#define ST_ERROR_MSG_MAX 512
+
+/* Optional out-parameter that receives a message naming the input, the place
+ * and what to do. Functions accept NULL when the caller wants the code only. */
+struct st_error {
+	int code;
+	char msg[ST_ERROR_MSG_MAX];
+};
+
+/* Name of a code, for any range ("truncated", "No such file or directory"). */
+const char *st_strerror(int code);
+
+/* Records code and a printf-style message in err (if not NULL); returns code,
+ * so callers write: return st_fail(err, ST_E_TRUNCATED, "segment: ..."); */
+int st_fail(struct st_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prefixes an existing message with context ("spool/00042.seg: "). */
+int st_error_prefix(struct st_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Converts errno to the space: returns -errno (or ST_E_INVAL for 0). */
+int st_errno(int errnum);
+
+#endif
