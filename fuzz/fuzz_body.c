@@ -37,8 +37,9 @@ static void check_body(const uint8_t *p, size_t n)
 		if (st_body_encode(&evs, &out, &err) < 0)
 			fuzz_die("decoded body does not encode again", &err);
 		if (out.len != n || memcmp(out.p, p, n) != 0) {
-			fprintf(stderr, "fuzz: re-encoded body is %zu bytes, "
-					"decoded one %zu\n",
+			fprintf(stderr,
+				"fuzz: re-encoded body is %zu bytes, "
+				"decoded one %zu\n",
 				out.len, n);
 			fuzz_die("decoder accepted a non-canonical body", NULL);
 		}
@@ -53,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_body(data, size);
 	st_buf_init(&plain, false);
-	/* Odd sizes take the context-per-call path that callers get with NULL. */
+	/* Odd sizes take the context-per-call path that callers get with NULL.
+	 */
 	if (st_body_decompress(size & 1 ? NULL : zctx, data, size, &plain,
 			       NULL) == 0)
 		check_body(plain.p, plain.len);

@@ -35,7 +35,8 @@ static void check_round_trip(const struct st_events *evs,
 	char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(obj);
 	if (!text)
-		fuzz_die("json_dumps failed on st_event_to_json's object", NULL);
+		fuzz_die("json_dumps failed on st_event_to_json's object",
+			 NULL);
 	json_t *again = json_loads(text, FUZZ_JSON_FLAGS, &jerr);
 	if (!again) {
 		fprintf(stderr, "fuzz: %s: %s\n", text, jerr.text);
@@ -76,7 +77,8 @@ static void check_body(const struct st_events *evs)
 		fuzz_die("body round trip changed the event count", NULL);
 	for (size_t i = 0; i < evs->n; i++)
 		if (!st_event_equal(evs, &evs->ev[i], &back, &back.ev[i]))
-			fuzz_die("event changed on its way through a body", NULL);
+			fuzz_die("event changed on its way through a body",
+				 NULL);
 	st_events_fini(&back);
 	st_buf_fini(&body);
 }
@@ -84,7 +86,8 @@ static void check_body(const struct st_events *evs)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_error_t jerr;
-	json_t *in = json_loadb((const char *)data, size, FUZZ_JSON_FLAGS, &jerr);
+	json_t *in =
+	    json_loadb((const char *)data, size, FUZZ_JSON_FLAGS, &jerr);
 	if (!in)
 		return 0;
 
@@ -94,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n > FUZZ_JSON_EVENTS_MAX)
 		n = FUZZ_JSON_EVENTS_MAX;
 	for (size_t i = 0; i < n; i++) {
-		const json_t *obj = json_is_array(in) ? json_array_get(in, i) : in;
+		const json_t *obj =
+		    json_is_array(in) ? json_array_get(in, i) : in;
 		struct st_event e;
 		if (st_event_from_json(&evs, obj, &e, NULL) < 0 ||
 		    st_events_push(&evs, &e, NULL) < 0)

@@ -1,7 +1,10 @@
 /* fuzz_open.c - libFuzzer target for sealed segments: st_segment_verify and
  * st_segment_open with fixed device and person keys (fuzz_keys.h).
  * Never seals: its seeds in fuzz/corpus/open/ are real segments from mkseeds
- * signed with the same keys, so the fuzzer starts past the signature. */
+ * signed with the same keys, so the fuzzer starts from inputs that pass the
+ * signature and reach decryption and decoding. A mutated segment fails its
+ * signature, body hash or AEAD tag by design; fuzz_body covers the decoder
+ * with arbitrary plaintext. */
 #include <stdint.h>
 #include <string.h>
 
@@ -38,15 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st_events_init(&evs, true);
 	int orc = st_segment_open(data, size, keys.device_pk, keys.person_pk,
 				  keys.person_sk, zctx, &ho, &evs, &err);
-	/* open verifies first: whatever verify refuses, open must refuse with
-	 * the same code, and what it accepts it must read the same header of */
+	/* open verifies first: what verify refuses, open refuses with the same
+	 * code; what open accepts, verify read the same header from */
 	if (vrc < 0 && orc != vrc)
 		fuzz_die("open disagrees with verify on a bad segment", &err);
 	if (orc == 0) {
 		if (memcmp(&hv, &ho, sizeof hv) != 0)
-			fuzz_die("open and verify read different headers", NULL);
+			fuzz_die("open and verify read different headers",
+				 NULL);
 		if (st_events_kinds(&evs) != ho.kinds)
-			fuzz_die("opened events disagree with header kinds", NULL);
+			fuzz_die("opened events disagree with header kinds",
+				 NULL);
 	} else if (evs.n != 0 || evs.nstr != 0) {
 		fuzz_die("failed open left events behind", &err);
 	}

@@ -28,6 +28,13 @@ static const char *const own_names[] = {
 	[-(ST_E_KINDS - ST_E_OWN_BASE)] = "kinds bitmask mismatch",
 	[-(ST_E_CRYPTO_INIT - ST_E_OWN_BASE)] = "crypto library init failed",
 	[-(ST_E_JSON - ST_E_OWN_BASE)] = "malformed JSON",
+	[-(ST_E_SPOOL_FULL - ST_E_OWN_BASE)] = "spool full",
+	[-(ST_E_CONSENT - ST_E_OWN_BASE)] = "no accepted notice",
+	[-(ST_E_STATE - ST_E_OWN_BASE)] = "not valid in this state",
+	[-(ST_E_X11 - ST_E_OWN_BASE)] = "X display error",
+	[-(ST_E_PROTO - ST_E_OWN_BASE)] = "malformed control message",
+	[-(ST_E_EXISTS - ST_E_OWN_BASE)] = "already exists",
+	[-(ST_E_NOT_FOUND - ST_E_OWN_BASE)] = "not found",
 };
 
 const char *st_strerror(int code)

@@ -40,7 +40,14 @@ enum st_err {
 	ST_E_KINDS = -40018,     /* header kinds bitmask disagrees with body */
 	ST_E_CRYPTO_INIT = -40019, /* libsodium could not initialise */
 	ST_E_JSON = -40020,      /* JSON input malformed or wrong shape */
-	ST_E_OWN_LAST = -40020,
+	ST_E_SPOOL_FULL = -40021, /* spool at its bound: recording must stop */
+	ST_E_CONSENT = -40022,   /* no accepted notice for this capture */
+	ST_E_STATE = -40023,     /* operation not valid in the current state */
+	ST_E_X11 = -40024,       /* display unreachable or extension missing */
+	ST_E_PROTO = -40025,     /* control message malformed */
+	ST_E_EXISTS = -40026,    /* object already present */
+	ST_E_NOT_FOUND = -40027, /* object absent */
+	ST_E_OWN_LAST = -40027,
 };
 
 /* Message capacity: long enough for a path, a position and advice. */

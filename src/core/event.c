@@ -111,6 +111,62 @@ static int rehash(struct st_events *evs, uint32_t ncap)
 	return 0;
 }
 
+bool st_utf8_valid(const char *str, size_t len)
+{
+	const uint8_t *s = (const uint8_t *)str;
+	size_t i = 0;
+	while (i < len) {
+		uint8_t c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n;
+		uint32_t cp, min;
+		if ((c & 0xe0) == 0xc0)
+			n = 2, cp = c & 0x1f, min = 0x80;
+		else if ((c & 0xf0) == 0xe0)
+			n = 3, cp = c & 0x0f, min = 0x800;
+		else if ((c & 0xf8) == 0xf0)
+			n = 4, cp = c & 0x07, min = 0x10000;
+		else
+			return false;
+		if (len - i < n)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+size_t st_utf8_sanitize(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t i = 0, o = 0;
+	while (i < len && o < cap) {
+		uint8_t c = (uint8_t)s[i];
+		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2
+				     : (c & 0xf0) == 0xe0 ? 3
+				     : (c & 0xf8) == 0xf0 ? 4 : 0;
+		if (n && i + n <= len && st_utf8_valid(s + i, n)) {
+			if (o + n > cap)
+				break;
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			out[o++] = '?';
+			i++;
+		}
+	}
+	return o;
+}
+
 int st_events_intern(struct st_events *evs, const char *s, size_t len,
 		     uint32_t *id, struct st_error *err)
 {
@@ -118,6 +174,9 @@ int st_events_intern(struct st_events *evs, const char *s, size_t len,
 		*id = 0;
 		return 0;
 	}
+	if (!st_utf8_valid(s, len))
+		return st_fail(err, ST_E_CORRUPT,
+			       "string of %zu bytes is not valid UTF-8", len);
 	if (len > ST_TITLE_MAX)
 		return st_fail(err, ST_E_CAP,
 			       "string of %zu bytes is over the cap of %u",
@@ -241,7 +300,11 @@ int st_event_check(const struct st_events *evs, const struct st_event *e,
 		return 0;
 	case ST_EV_IDLE_START:
 	case ST_EV_IDLE_END:
+		return 0;
 	case ST_EV_KEYFRAME:
+		if (e->u.keyframe.frame > ST_FRAME_MAX)
+			return st_fail(err, ST_E_CORRUPT,
+				       "event %zu: keyframe id over 2^63-1", index);
 		return 0;
 	case ST_EV_SESSION:
 		if (e->u.session.marker < 1 ||
@@ -289,6 +352,37 @@ int st_events_push(struct st_events *evs, const struct st_event *e,
 		 evs->locked) < 0)
 		return st_fail(err, ST_E_NOMEM, "events: out of memory");
 	evs->ev[evs->n++] = *e;
+	return 0;
+}
+
+int st_events_reserve(struct st_events *evs, size_t n, size_t nstr,
+		      size_t bytes)
+{
+	if (nstr > ST_SEGMENT_STRINGS_MAX)
+		nstr = ST_SEGMENT_STRINGS_MAX;
+	if (bytes > ST_SEGMENT_STRBYTES_MAX)
+		bytes = ST_SEGMENT_STRBYTES_MAX;
+	if (n > ST_SEGMENT_EVENTS_MAX)
+		n = ST_SEGMENT_EVENTS_MAX;
+	size_t sc = evs->str_cap;
+	if (grow((void **)&evs->ev, &evs->cap, sizeof *evs->ev, evs->n + n,
+		 evs->locked) < 0 ||
+	    grow((void **)&evs->str_off, &sc, sizeof(uint32_t), evs->nstr + nstr,
+		 evs->locked) < 0)
+		return ST_E_NOMEM;
+	sc = evs->str_cap;
+	if (grow((void **)&evs->str_len, &sc, sizeof(uint32_t), evs->nstr + nstr,
+		 evs->locked) < 0)
+		return ST_E_NOMEM;
+	evs->str_cap = (uint32_t)sc;
+	if (grow((void **)&evs->arena, &evs->arena_cap, 1, evs->arena_len + bytes,
+		 evs->locked) < 0)
+		return ST_E_NOMEM;
+	uint32_t hc = evs->hash_cap ? evs->hash_cap : 64;
+	while (hc < 2 * (evs->nstr + nstr) + 2)
+		hc *= 2;
+	if (hc != evs->hash_cap && rehash(evs, hc) < 0)
+		return ST_E_NOMEM;
 	return 0;
 }
 

@@ -72,6 +72,7 @@ enum st_len_class {
 #define ST_BUTTON_MAX 9u
 #define ST_SCREEN_INDEX_MAX 255u
 #define ST_REDACTION_KIND_MAX 255u
+#define ST_FRAME_MAX INT64_MAX     /* keyframe ids fit a JSON integer */
 /* Ticks since segment start. 2^62 keeps every sum below 2^63. */
 #define ST_TICKS_MAX (UINT64_C(1) << 62)
 
@@ -154,7 +155,9 @@ void st_events_fini(struct st_events *evs);
 /* Drops every event and string, keeps anchor/tick. */
 void st_events_clear(struct st_events *evs);
 
-/* Interns s[0..len) and stores its id (0 for len 0) in *id. */
+/* Interns s[0..len) and stores its id (0 for len 0) in *id. The bytes must
+ * be valid UTF-8 (ST_E_CORRUPT otherwise): use st_utf8_sanitize on text from
+ * outside first. */
 int st_events_intern(struct st_events *evs, const char *s, size_t len,
 		     uint32_t *id, struct st_error *err);
 /* Returns the bytes of string id (NULL with *len 0 for id 0 or unknown). */
@@ -169,6 +172,18 @@ int st_events_push(struct st_events *evs, const struct st_event *e,
 /* Checks one event's fields (type, ranges, string ids and their caps). */
 int st_event_check(const struct st_events *evs, const struct st_event *e,
 		   size_t index, struct st_error *err);
+
+/* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+bool st_utf8_valid(const char *s, size_t len);
+/* Copies at most cap bytes of s into out as valid UTF-8: invalid bytes
+ * become '?', and a character cut by the cap is dropped. Returns the length
+ * written. For titles read from X properties, which may be Latin-1. */
+size_t st_utf8_sanitize(const char *s, size_t len, char *out, size_t cap);
+
+/* Reserves room for n more events and for nstr strings of bytes in all, so
+ * that locked lists do not grow step by step. */
+int st_events_reserve(struct st_events *evs, size_t n, size_t nstr,
+		      size_t bytes);
 
 /* Kinds bitmask of everything present. */
 uint32_t st_events_kinds(const struct st_events *evs);

@@ -45,7 +45,7 @@ static const struct field redact_fields[] = {
 	EF("kind", F_U16, u.redact.kind, ST_REDACTION_KIND_MAX),
 	EF("len_class", F_U8, u.redact.len_class, ST_LEN_17_PLUS), {0}};
 static const struct field keyframe_fields[] = {
-	EF("frame", F_U64, u.keyframe.frame, UINT64_MAX), {0}};
+	EF("frame", F_U64, u.keyframe.frame, ST_FRAME_MAX), {0}};
 static const struct field no_fields[] = {{0}};
 
 static const struct field *fields_of(unsigned type)
@@ -95,8 +95,9 @@ json_t *st_event_to_json(const struct st_events *evs, const struct st_event *e)
 		case F_U8: v = json_integer(*(const uint8_t *)p); break;
 		case F_U64:
 			/* JSON integers are signed 64-bit in jansson */
-			v = json_integer((json_int_t)(*(const uint64_t *)p &
-						      INT64_MAX));
+			v = *(const uint64_t *)p > ST_FRAME_MAX
+				    ? NULL /* st_event_check refuses these */
+				    : json_integer((json_int_t)*(const uint64_t *)p);
 			break;
 		case F_STR: {
 			size_t len;

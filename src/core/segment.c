@@ -6,10 +6,15 @@
  *   varint nevents, varint count[type] for type 1..ST_EV_TYPE_MAX
  *   ST_STREAMS streams, each: varint length, bytes:
  *     0 TYPE  one byte per event
- *     1 TIME  varint delta ticks from the previous event (first: from 0)
- *     2 KEY   keycode, keysym, mods, text id (varints)
- *     3 POS   zigzag delta x, y from the previous positioned event
- *     4 MISC  everything else
+ *     1 TIME  varint delta ticks from the previous event (first: from 0),
+ *             for every event that is not a pointer sample
+ *     2 PTIME the same delta for pointer samples (steady ~16 ms: kept apart
+ *             so that zstd sees the rhythm)
+ *     3 KEY   keycode, keysym, mods, text id (varints)
+ *     4 POS   zigzag x, y residuals: a pointer sample that follows a pointer
+ *             sample is predicted to keep its last step; other positioned
+ *             events are coded from the last position
+ *     5 MISC  everything else
  * Columns keep like with like, which is what lets zstd reach ~2 bytes/event.
  */
 #include "segment.h"
@@ -20,7 +25,7 @@
 
 #include "mem.h"
 
-enum { S_TYPE, S_TIME, S_KEY, S_POS, S_MISC };
+enum { S_TYPE, S_TIME, S_PTIME, S_KEY, S_POS, S_MISC };
 
 struct st_zctx {
 	ZSTD_CCtx *c;
@@ -79,13 +84,39 @@ static uint32_t remap_id(struct remap *m, uint32_t old)
 	return m->map[old];
 }
 
-static void put_pos(struct st_buf *s, int32_t x, int32_t y, int64_t *lx,
-		    int64_t *ly)
+/* Position state shared by encoder and decoder. */
+struct pos {
+	int64_t x, y;   /* last position */
+	int64_t vx, vy; /* last step */
+	bool last_ptr;  /* the last positioned event was a pointer sample */
+	bool vel;       /* ... and so was the one before: the step is a velocity */
+};
+
+/* The predicted position of the next event of the given kind. */
+static void predict(const struct pos *ps, bool pointer, int64_t *px, int64_t *py)
 {
-	st_buf_svarint(s, (int64_t)x - *lx);
-	st_buf_svarint(s, (int64_t)y - *ly);
-	*lx = x;
-	*ly = y;
+	*px = ps->x + (pointer && ps->vel ? ps->vx : 0);
+	*py = ps->y + (pointer && ps->vel ? ps->vy : 0);
+}
+
+static void advance(struct pos *ps, bool pointer, int64_t x, int64_t y)
+{
+	ps->vx = x - ps->x;
+	ps->vy = y - ps->y;
+	ps->vel = pointer && ps->last_ptr;
+	ps->last_ptr = pointer;
+	ps->x = x;
+	ps->y = y;
+}
+
+static void put_pos(struct st_buf *s, int32_t x, int32_t y, bool pointer,
+		    struct pos *ps)
+{
+	int64_t px, py;
+	predict(ps, pointer, &px, &py);
+	st_buf_svarint(s, (int64_t)x - px);
+	st_buf_svarint(s, (int64_t)y - py);
+	advance(ps, pointer, x, y);
 }
 
 int st_body_encode(const struct st_events *evs, struct st_buf *out,
@@ -107,13 +138,25 @@ int st_body_encode(const struct st_events *evs, struct st_buf *out,
 		rc = st_fail(err, ST_E_NOMEM, "body encode: out of memory");
 		goto out;
 	}
-	if (!st_buf_reserve(&s[S_TYPE], evs->n) ||
-	    !st_buf_reserve(&s[S_TIME], evs->n * 2)) {
+	uint64_t counts[ST_EV_TYPE_MAX + 1];
+	st_events_counts(evs, counts);
+	/* size every locked buffer once: growing them step by step costs a
+	 * guarded allocation and a copy per step */
+	size_t nkey = counts[ST_EV_KEY_PRESS] + counts[ST_EV_KEY_RELEASE];
+	size_t npos = counts[ST_EV_POINTER] + counts[ST_EV_BUTTON_PRESS] +
+		      counts[ST_EV_BUTTON_RELEASE] + counts[ST_EV_SCROLL];
+	if (!st_buf_reserve(&s[S_TYPE], evs->n + 1) ||
+	    !st_buf_reserve(&s[S_TIME], (evs->n - counts[ST_EV_POINTER]) * 3 + 16) ||
+	    !st_buf_reserve(&s[S_PTIME], counts[ST_EV_POINTER] * 2 + 16) ||
+	    !st_buf_reserve(&s[S_KEY], nkey * 8 + 16) ||
+	    !st_buf_reserve(&s[S_POS], npos * 4 + 16) ||
+	    !st_buf_reserve(&s[S_MISC], (evs->n - nkey) * 2 + 16) ||
+	    !st_buf_reserve(out, evs->n * 4 + evs->arena_len + 256)) {
 		rc = st_fail(err, ST_E_NOMEM, "body encode: out of memory");
 		goto out;
 	}
 	uint64_t prev_t = 0;
-	int64_t lx = 0, ly = 0;
+	struct pos ps = {0};
 	for (size_t i = 0; i < evs->n; i++) {
 		const struct st_event *e = &evs->ev[i];
 		if ((rc = st_event_check(evs, e, i, err)) < 0)
@@ -126,7 +169,8 @@ int st_body_encode(const struct st_events *evs, struct st_buf *out,
 			goto out;
 		}
 		st_buf_u8(&s[S_TYPE], e->type);
-		st_buf_varint(&s[S_TIME], e->t - prev_t);
+		st_buf_varint(&s[e->type == ST_EV_POINTER ? S_PTIME : S_TIME],
+			      e->t - prev_t);
 		prev_t = e->t;
 		struct st_buf *k = &s[S_KEY], *p = &s[S_POS], *x = &s[S_MISC];
 		switch (e->type) {
@@ -138,16 +182,16 @@ int st_body_encode(const struct st_events *evs, struct st_buf *out,
 			st_buf_varint(k, remap_id(&m, e->u.key.text));
 			break;
 		case ST_EV_POINTER:
-			put_pos(p, e->u.ptr.x, e->u.ptr.y, &lx, &ly);
+			put_pos(p, e->u.ptr.x, e->u.ptr.y, true, &ps);
 			st_buf_varint(x, e->u.ptr.screen);
 			break;
 		case ST_EV_BUTTON_PRESS:
 		case ST_EV_BUTTON_RELEASE:
-			put_pos(p, e->u.btn.x, e->u.btn.y, &lx, &ly);
+			put_pos(p, e->u.btn.x, e->u.btn.y, false, &ps);
 			st_buf_varint(x, e->u.btn.button);
 			break;
 		case ST_EV_SCROLL:
-			put_pos(p, e->u.scroll.x, e->u.scroll.y, &lx, &ly);
+			put_pos(p, e->u.scroll.x, e->u.scroll.y, false, &ps);
 			st_buf_svarint(x, e->u.scroll.dx);
 			st_buf_svarint(x, e->u.scroll.dy);
 			st_buf_u8(x, e->u.scroll.smooth);
@@ -180,8 +224,6 @@ int st_body_encode(const struct st_events *evs, struct st_buf *out,
 			break;
 		}
 	}
-	uint64_t counts[ST_EV_TYPE_MAX + 1];
-	st_events_counts(evs, counts);
 	st_buf_varint(out, evs->anchor_ns);
 	st_buf_varint(out, evs->tick_ns);
 	st_buf_varint(out, m.n);
@@ -287,9 +329,10 @@ static int ss32(struct dec *d, int s, int64_t base, int32_t *v, size_t i,
 	if (rc < 0)
 		return rc;
 	int64_t delta = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-	/* base is an int32 and a valid delta keeps the sum an int32 */
-	if (delta > (int64_t)INT32_MAX - INT32_MIN ||
-	    delta < (int64_t)INT32_MIN - INT32_MAX ||
+	/* base is within 3 * 2^32 of zero (a prediction from int32s); a valid
+	 * residual keeps the sum an int32, and the bound keeps it from
+	 * overflowing before the check */
+	if (delta > (INT64_C(1) << 35) || delta < -(INT64_C(1) << 35) ||
 	    base + delta > INT32_MAX || base + delta < INT32_MIN)
 		return st_fail(err, ST_E_CORRUPT,
 			       "body: event %zu: %s out of 32-bit range", i,
@@ -325,6 +368,8 @@ int st_body_decode(const uint8_t *p, size_t n, struct st_events *evs,
 		return st_fail(err, ST_E_CAP,
 			       "body: %llu strings over the cap of %u",
 			       (unsigned long long)nstr, ST_SEGMENT_STRINGS_MAX);
+	if (nstr && st_events_reserve(evs, 0, nstr, n - r->pos) < 0)
+		return st_fail(err, ST_E_NOMEM, "body: out of memory");
 	for (uint64_t i = 0; i < nstr; i++) {
 		const uint8_t *s;
 		uint32_t id;
@@ -380,20 +425,16 @@ int st_body_decode(const uint8_t *p, size_t n, struct st_events *evs,
 		return st_fail(err, ST_E_CORRUPT,
 			       "body: type stream has %zu bytes for %llu events",
 			       d.st[S_TYPE].len, (unsigned long long)nev);
-	if (nev) {
-		evs->ev = st_mem_realloc(NULL, 0, nev * sizeof *evs->ev,
-					 evs->locked);
-		if (!evs->ev)
-			return st_fail(err, ST_E_NOMEM, "body: out of memory");
-		evs->cap = nev;
-	}
+	if (nev && st_events_reserve(evs, nev, 0, 0) < 0)
+		return st_fail(err, ST_E_NOMEM, "body: out of memory");
 	uint64_t t = 0, seen[ST_EV_TYPE_MAX + 1] = {0};
-	int32_t lx = 0, ly = 0;
+	struct pos ps = {0};
 	for (size_t i = 0; i < nev; i++) {
 		struct st_event *e = &evs->ev[i];
 		memset(e, 0, sizeof *e);
 		e->type = d.st[S_TYPE].p[i];
-		if ((rc = sv(&d, S_TIME, &v, i, err)) < 0)
+		if ((rc = sv(&d, e->type == ST_EV_POINTER ? S_PTIME : S_TIME, &v, i,
+			     err)) < 0)
 			return rc;
 		if (v > ST_TICKS_MAX - t)
 			return st_fail(err, ST_E_ORDER,
@@ -420,11 +461,13 @@ int st_body_decode(const uint8_t *p, size_t n, struct st_events *evs,
 		case ST_EV_BUTTON_RELEASE:
 		case ST_EV_SCROLL: {
 			int32_t x, y;
-			if ((rc = ss32(&d, S_POS, lx, &x, i, "x", err)) < 0 ||
-			    (rc = ss32(&d, S_POS, ly, &y, i, "y", err)) < 0)
+			int64_t px, py;
+			bool ptr = e->type == ST_EV_POINTER;
+			predict(&ps, ptr, &px, &py);
+			if ((rc = ss32(&d, S_POS, px, &x, i, "x", err)) < 0 ||
+			    (rc = ss32(&d, S_POS, py, &y, i, "y", err)) < 0)
 				return rc;
-			lx = x;
-			ly = y;
+			advance(&ps, ptr, x, y);
 			if (e->type == ST_EV_POINTER) {
 				if ((rc = sv32(&d, S_MISC, &u32, ST_SCREEN_INDEX_MAX,
 					       i, "screen", err)) < 0)
@@ -573,6 +616,9 @@ int st_body_decompress(struct st_zctx *z, const uint8_t *p, size_t n,
 		return st_fail(err, ST_E_COMPRESS,
 			       "body: must be exactly one zstd frame of %zu bytes",
 			       n);
+	if (sz == 0)
+		return st_fail(err, ST_E_COMPRESS,
+			       "body: empty or skippable zstd frame");
 	if (sz > ST_BODY_MAX)
 		return st_fail(err, ST_E_CAP,
 			       "body: declares %llu bytes, over the cap of %u", sz,

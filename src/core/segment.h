@@ -13,7 +13,7 @@
 /* Caps on a decoded body (docs/format.md, "Caps"). */
 #define ST_BODY_MAX (64u << 20)  /* plaintext body bytes */
 #define ST_TICK_NS_MAX 1000000000u /* a tick is at most one second */
-#define ST_STREAMS 5
+#define ST_STREAMS 6
 /* Default zstd level for bodies; 1..19 are accepted. */
 #define ST_ZSTD_LEVEL_DEFAULT 3
 

@@ -102,6 +102,47 @@ static void kinds_bitmask_names_types_and_content(void **s)
 	st_events_fini(&evs);
 }
 
+static void strings_must_be_utf8_and_sanitize_makes_them_so(void **s)
+{
+	(void)s;
+	struct st_events evs;
+	struct st_error e = {0};
+	uint32_t id;
+	st_events_init(&evs, false);
+	assert_true(st_utf8_valid("Gr\xc3\xbc\xc3\x9f \xe2\x82\xac", 10));
+	assert_false(st_utf8_valid("\xff", 1));
+	assert_false(st_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+	assert_false(st_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(st_utf8_valid("\xe2\x82", 2));         /* cut */
+	assert_fails_with(st_events_intern(&evs, "caf\xe9", 4, &id, &e),
+			  ST_E_CORRUPT, &e, "UTF-8");
+	char out[8];
+	/* Latin-1 "café" from an old WM_NAME */
+	size_t n = st_utf8_sanitize("caf\xe9", 4, out, sizeof out);
+	assert_int_equal(n, 4);
+	assert_memory_equal(out, "caf?", 4);
+	/* a character cut by the cap is dropped, never split */
+	n = st_utf8_sanitize("ab\xe2\x82\xac", 5, out, 4);
+	assert_int_equal(n, 2);
+	assert_true(st_utf8_valid(out, n));
+	st_events_fini(&evs);
+}
+
+static void keyframe_ids_stay_within_json_integers(void **s)
+{
+	(void)s;
+	struct st_events evs;
+	struct st_error e = {0};
+	st_events_init(&evs, false);
+	struct st_event k = {.type = ST_EV_KEYFRAME};
+	k.u.keyframe.frame = ST_FRAME_MAX;
+	assert_int_equal(st_events_push(&evs, &k, &e), 0);
+	k.u.keyframe.frame = (uint64_t)ST_FRAME_MAX + 1;
+	assert_fails_with(st_events_push(&evs, &k, &e), ST_E_CORRUPT, &e,
+			  "keyframe");
+	st_events_fini(&evs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -109,6 +150,8 @@ int main(void)
 		cmocka_unit_test(rejects_fields_out_of_range),
 		cmocka_unit_test(interning_gives_one_id_per_string),
 		cmocka_unit_test(kinds_bitmask_names_types_and_content),
+		cmocka_unit_test(strings_must_be_utf8_and_sanitize_makes_them_so),
+		cmocka_unit_test(keyframe_ids_stay_within_json_integers),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }

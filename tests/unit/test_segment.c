@@ -84,7 +84,7 @@ static void round_trips_extreme_coordinates_and_times(void **s)
 	k.u.key.mods = UINT32_MAX;
 	fx_push(&evs, k);
 	struct st_event last = {.t = ST_TICKS_MAX, .type = ST_EV_KEYFRAME};
-	last.u.keyframe.frame = UINT64_MAX;
+	last.u.keyframe.frame = ST_FRAME_MAX;
 	fx_push(&evs, last);
 	evs.anchor_ns = UINT64_MAX;
 	evs.tick_ns = 1;
@@ -213,9 +213,35 @@ static void compress_round_trip_and_caps(void **s)
 			  ST_E_COMPRESS, &e, "one zstd frame");
 	assert_fails_with(st_body_compress(zc, 0, data, 1, &z, &e), ST_E_INVAL,
 			  &e, "level");
+	/* an empty skippable frame is not a body */
+	const uint8_t skip[] = {0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0};
+	st_buf_reset(&o);
+	assert_fails_with(st_body_decompress(zc, skip, sizeof skip, &o, &e),
+			  ST_E_COMPRESS, &e, "skippable");
 	st_zctx_free(zc);
 	st_buf_fini(&z);
 	st_buf_fini(&o);
+}
+
+static void decoding_into_a_cleared_list_reuses_it(void **s)
+{
+	(void)s;
+	/* st_segment_open clears the list on failure; a caller may reuse it */
+	struct st_events evs, out;
+	struct st_buf b;
+	st_events_init(&evs, false);
+	st_events_init(&out, true);
+	st_buf_init(&b, false);
+	fx_every_type(&evs);
+	assert_int_equal(st_body_encode(&evs, &b, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(st_body_decode(b.p, b.len, &out, NULL), 0);
+		assert_true(fx_equal(&evs, &out));
+		st_events_clear(&out);
+	}
+	st_buf_fini(&b);
+	st_events_fini(&out);
+	st_events_fini(&evs);
 }
 
 int main(void)
@@ -229,6 +255,7 @@ int main(void)
 		cmocka_unit_test(unlinked_strings_never_leave),
 		cmocka_unit_test(rejects_non_canonical_string_order),
 		cmocka_unit_test(compress_round_trip_and_caps),
+		cmocka_unit_test(decoding_into_a_cleared_list_reuses_it),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }

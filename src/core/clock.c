@@ -1,0 +1,39 @@
+/* clock.c - the system clock and a hand-set clock for tests. */
+#include "clock.h"
+
+#include <time.h>
+
+static uint64_t sys_read(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static uint64_t sys_wall(void *ctx)
+{
+	(void)ctx;
+	return sys_read(CLOCK_REALTIME);
+}
+static uint64_t sys_mono(void *ctx)
+{
+	(void)ctx;
+	return sys_read(CLOCK_MONOTONIC);
+}
+
+const struct st_clock st_clock_system = {sys_wall, sys_mono, NULL};
+
+static uint64_t man_wall(void *ctx)
+{
+	return ((struct st_manual_clock *)ctx)->wall;
+}
+static uint64_t man_mono(void *ctx)
+{
+	return ((struct st_manual_clock *)ctx)->mono;
+}
+
+void st_clock_manual(struct st_clock *c, struct st_manual_clock *m)
+{
+	c->wall_ns = man_wall;
+	c->mono_ns = man_mono;
+	c->ctx = m;
+}
