@@ -18,6 +18,14 @@ for path in sys.argv[1:]:
                 continue
             t = json.loads(line)
             out = t.get("stdout") or ""
+            tap_ok = len(re.findall(r"^ok \d+", out, re.M))
+            tap_bad = len(re.findall(r"^not ok \d+", out, re.M))
+            if tap_ok or tap_bad:
+                passed += tap_ok
+                failed += tap_bad
+                if t.get("result") not in ("OK", "SKIP") and not tap_bad:
+                    failed += 1
+                continue
             p = re.findall(r"^\[  PASSED  \] (\d+) test", out, re.M)
             fl = re.findall(r"^\[  FAILED  \] (\d+) test", out, re.M)
             ok = t.get("result") == "OK"

@@ -1,0 +1,369 @@
+/* consent.c - the state folder, development enrollment and acceptance. */
+#include "consent.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/file.h"
+#include "core/keys.h"
+
+static int join(char *out, const char *a, const char *b, struct st_error *err)
+{
+	if (snprintf(out, ST_PATH_MAX, "%s/%s", a, b) >= ST_PATH_MAX)
+		return st_fail(err, ST_E_CAP, "path %s/%s is too long", a, b);
+	return 0;
+}
+
+void st_agent_path(const struct st_agent_paths *p, const char *name, char *out)
+{
+	/* paths_init keeps dir 64 bytes short of the cap; names are ours */
+	int n = snprintf(out, ST_PATH_MAX, "%s/%s", p->dir, name);
+	if (n < 0 || n >= ST_PATH_MAX)
+		out[0] = 0;
+}
+
+int st_agent_paths_init(struct st_agent_paths *p, const char *state_dir,
+			const char *socket_path, struct st_error *err)
+{
+	memset(p, 0, sizeof *p);
+	const char *d = state_dir ? state_dir : getenv("SEALTRACE_AGENT_DIR");
+	int n;
+	if (d && *d)
+		n = snprintf(p->dir, sizeof p->dir, "%s", d);
+	else if (getenv("XDG_STATE_HOME") && *getenv("XDG_STATE_HOME"))
+		n = snprintf(p->dir, sizeof p->dir, "%s/sealtrace",
+			     getenv("XDG_STATE_HOME"));
+	else if (getenv("HOME"))
+		n = snprintf(p->dir, sizeof p->dir, "%s/.local/state/sealtrace",
+			     getenv("HOME"));
+	else
+		return st_fail(err, ST_E_INVAL,
+			       "no state folder: pass --state-dir or set HOME");
+	if (n >= (int)sizeof p->dir - 64)
+		return st_fail(err, ST_E_CAP, "state folder path too long");
+	int rc;
+	if ((rc = join(p->spool, p->dir, "spool", err)) < 0 ||
+	    (rc = join(p->state_file, p->dir, "state.json", err)) < 0 ||
+	    (rc = join(p->running, p->dir, "running", err)) < 0 ||
+	    (rc = join(p->forget, p->dir, "forget-requests.jsonl", err)) < 0)
+		return rc;
+	const char *s = socket_path ? socket_path : getenv("SEALTRACE_AGENT_SOCKET");
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	if (s && *s)
+		n = snprintf(p->socket, sizeof p->socket, "%s", s);
+	else if (rt && *rt)
+		n = snprintf(p->socket, sizeof p->socket,
+			     "%s/sealtrace-agent.sock", rt);
+	else
+		n = snprintf(p->socket, sizeof p->socket, "%s/run/agent.sock",
+			     p->dir);
+	if (n >= (int)sizeof p->socket)
+		return st_fail(err, ST_E_CAP, "socket path too long");
+	return 0;
+}
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+	sodium_bin2hex(out, 2 * n + 1, b, n);
+}
+
+static int unhex(uint8_t *out, size_t n, const char *s)
+{
+	size_t got;
+	return (s && sodium_hex2bin(out, n, s, strlen(s), NULL, &got, NULL) == 0 &&
+		got == n)
+		       ? 0
+		       : -1;
+}
+
+int st_policy_capture_kinds(const char *text, size_t len,
+			    struct st_capture_kinds *k, struct st_error *err)
+{
+	memset(k, 0, sizeof *k);
+	json_error_t je;
+	json_t *o = json_loadb(text, len, 0, &je);
+	if (!o)
+		return st_fail(err, ST_E_JSON, "policy: line %d: %s", je.line,
+			       je.text);
+	json_t *c = json_object_get(o, "capture");
+	int rc = 0;
+	if (c && !json_is_object(c)) {
+		rc = st_fail(err, ST_E_JSON, "policy: \"capture\" must be an object");
+	} else if (c) {
+		k->pointer = json_is_true(json_object_get(c, "pointer"));
+		k->keys = json_is_true(json_object_get(c, "keys"));
+		k->text = k->keys && json_is_true(json_object_get(c, "text"));
+		k->titles = json_is_true(json_object_get(c, "titles"));
+		k->apps = json_is_true(json_object_get(c, "apps"));
+	}
+	json_decref(o);
+	return rc;
+}
+
+int st_enroll_local(const struct st_agent_paths *p, const char *policy_file,
+		    const char *notice_file, const char *recipient_file,
+		    struct st_error *err)
+{
+	char path[ST_PATH_MAX];
+	struct st_buf policy, notice;
+	uint8_t person_pk[32], device_pk[32];
+	int rc;
+	st_buf_init(&policy, false);
+	st_buf_init(&notice, false);
+	if ((rc = st_file_read(policy_file, ST_POLICY_MAX, &policy, err)) < 0 ||
+	    (rc = st_file_read(notice_file, ST_NOTICE_MAX, &notice, err)) < 0 ||
+	    (rc = st_key_read(recipient_file, ST_KEY_PERSON_PUBLIC, person_pk, 32,
+			      false, err)) < 0)
+		goto out;
+	struct st_capture_kinds k;
+	if ((rc = st_policy_capture_kinds((char *)policy.p, policy.len, &k, err)) < 0)
+		goto out;
+	if ((rc = st_dir_private(p->dir, err)) < 0)
+		goto out;
+	st_agent_path(p, "identity.json", path);
+	if (access(path, F_OK) == 0) {
+		rc = st_fail(err, ST_E_EXISTS,
+			     "%s is enrolled already; move the folder away to "
+			     "enroll again",
+			     p->dir);
+		goto out;
+	}
+	uint8_t *sk = st_secret_new(ST_SIGN_SK_LEN);
+	if (!sk) {
+		rc = st_fail(err, ST_E_NOMEM, "out of locked memory");
+		goto out;
+	}
+	st_sign_keypair(device_pk, sk);
+	st_agent_path(p, "device.key", path);
+	rc = st_key_write(path, ST_KEY_DEVICE_SECRET, sk, ST_SIGN_SK_LEN, true, err);
+	st_secret_free(sk);
+	if (rc < 0)
+		goto out;
+	st_agent_path(p, "device.pub", path);
+	if ((rc = st_key_write(path, ST_KEY_DEVICE_PUBLIC, device_pk, 32, false,
+			       err)) < 0)
+		goto out;
+	st_agent_path(p, "recipient.pub", path);
+	if ((rc = st_key_write(path, ST_KEY_PERSON_PUBLIC, person_pk, 32, false,
+			       err)) < 0)
+		goto out;
+	st_agent_path(p, "policy.json", path);
+	if ((rc = st_file_write_atomic(path, policy.p, policy.len, 0600, err)) < 0)
+		goto out;
+	st_agent_path(p, "notice.txt", path);
+	if ((rc = st_file_write_atomic(path, notice.p, notice.len, 0600, err)) < 0)
+		goto out;
+	uint8_t dev_id[16], person_id[16];
+	randombytes_buf(dev_id, 16);
+	randombytes_buf(person_id, 16);
+	char dh[33], ph[33];
+	hex(dh, dev_id, 16);
+	hex(ph, person_id, 16);
+	json_t *o = json_pack("{s:s, s:s, s:s}", "device_id", dh, "person_id", ph,
+			      "mode", "dev");
+	char *txt = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	st_agent_path(p, "identity.json", path);
+	rc = st_file_write_atomic(path, txt, strlen(txt), 0600, err);
+	free(txt);
+out:
+	st_buf_fini(&policy);
+	st_buf_fini(&notice);
+	return rc;
+}
+
+int st_accept(const struct st_agent_paths *p, const char *given_hash, FILE *in,
+	      FILE *out, struct st_error *err)
+{
+	char path[ST_PATH_MAX];
+	struct st_buf notice, policy;
+	int rc;
+	if ((rc = st_dir_private(p->dir, err)) < 0)
+		return rc; /* also refuses another user's folder */
+	st_buf_init(&notice, false);
+	st_buf_init(&policy, false);
+	st_agent_path(p, "notice.txt", path);
+	if ((rc = st_file_read(path, ST_NOTICE_MAX, &notice, err)) < 0) {
+		st_error_prefix(err, "not enrolled (enroll first): ");
+		goto out;
+	}
+	st_agent_path(p, "policy.json", path);
+	if ((rc = st_file_read(path, ST_POLICY_MAX, &policy, err)) < 0)
+		goto out;
+	uint8_t nh[32], ph[32];
+	crypto_hash_sha256(nh, notice.p, notice.len);
+	crypto_hash_sha256(ph, policy.p, policy.len);
+	char nhex[65], phex[65];
+	hex(nhex, nh, 32);
+	hex(phex, ph, 32);
+	/* exactly the notice bytes, then their hash */
+	fwrite(notice.p, 1, notice.len, out);
+	fprintf(out, "\n-- notice sha256 %s --\n", nhex);
+	if (given_hash) {
+		if (strcmp(given_hash, nhex) != 0) {
+			rc = st_fail(err, ST_E_CONSENT,
+				     "--accept-notice %.16s... does not match the "
+				     "notice shown (sha256 %s); read the notice and "
+				     "pass its hash",
+				     given_hash, nhex);
+			goto out;
+		}
+	} else {
+		if (!in || !isatty(fileno(in))) {
+			rc = st_fail(err, ST_E_CONSENT,
+				     "acceptance needs the person at a terminal: "
+				     "type the phrase, or pass --accept-notice %s "
+				     "after reading the notice",
+				     nhex);
+			goto out;
+		}
+		fprintf(out, "Type \"%s\" to accept this notice: ", ST_ACCEPT_PHRASE);
+		fflush(out);
+		char line[64] = "";
+		if (!fgets(line, sizeof line, in) ||
+		    strncmp(line, ST_ACCEPT_PHRASE, strlen(ST_ACCEPT_PHRASE)) != 0 ||
+		    (line[strlen(ST_ACCEPT_PHRASE)] != '\n' &&
+		     line[strlen(ST_ACCEPT_PHRASE)] != 0)) {
+			rc = st_fail(err, ST_E_CONSENT,
+				     "not accepted: nothing will be recorded");
+			goto out;
+		}
+	}
+	struct passwd *pw = getpwuid(getuid());
+	char when[32];
+	time_t now = time(NULL);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "notice_sha256",
+			      nhex, "policy_sha256", phex, "uid", (int)getuid(),
+			      "user", pw ? pw->pw_name : "?", "accepted_at", when,
+			      "how", given_hash ? "hash" : "phrase");
+	char *txt = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	st_agent_path(p, "consent.json", path);
+	rc = st_file_write_atomic(path, txt, strlen(txt), 0600, err);
+	free(txt);
+	if (rc == 0)
+		fprintf(out, "Accepted. Recording may start; pause at any time with "
+			     "'sealtrace-agent pause'.\n");
+out:
+	st_buf_fini(&notice);
+	st_buf_fini(&policy);
+	return rc;
+}
+
+static int load_json(const char *path, json_t **o, struct st_error *err)
+{
+	json_error_t je;
+	*o = json_load_file(path, 0, &je);
+	if (!*o)
+		return st_fail(err, errno == ENOENT ? ST_E_NOT_FOUND : ST_E_JSON,
+			       "%s: %s", path, je.text);
+	return 0;
+}
+
+int st_identity_load(const struct st_agent_paths *p,
+		     struct st_agent_identity *id, struct st_error *err)
+{
+	char path[ST_PATH_MAX];
+	json_t *ident = NULL, *consent = NULL;
+	struct st_buf notice, policy;
+	int rc;
+	memset(id, 0, sizeof *id);
+	st_buf_init(&notice, false);
+	st_buf_init(&policy, false);
+	if ((rc = st_dir_private(p->dir, err)) < 0)
+		goto out;
+	st_agent_path(p, "identity.json", path);
+	if (load_json(path, &ident, err) < 0) {
+		rc = st_fail(err, ST_E_CONSENT,
+			     "not enrolled: run 'sealtrace-agent enroll --local "
+			     "--policy FILE --notice FILE --recipient PUBKEY' "
+			     "(state folder %s)",
+			     p->dir);
+		goto out;
+	}
+	st_agent_path(p, "consent.json", path);
+	if (load_json(path, &consent, err) < 0) {
+		rc = st_fail(err, ST_E_CONSENT,
+			     "no accepted notice: nothing is recorded until the "
+			     "person runs 'sealtrace-agent accept' and accepts it");
+		goto out;
+	}
+	st_agent_path(p, "notice.txt", path);
+	if ((rc = st_file_read(path, ST_NOTICE_MAX, &notice, err)) < 0)
+		goto out;
+	st_agent_path(p, "policy.json", path);
+	if ((rc = st_file_read(path, ST_POLICY_MAX, &policy, err)) < 0)
+		goto out;
+	crypto_hash_sha256(id->notice_hash, notice.p, notice.len);
+	crypto_hash_sha256(id->policy_hash, policy.p, policy.len);
+	uint8_t accepted[32];
+	if (unhex(accepted, 32, json_string_value(
+				       json_object_get(consent, "notice_sha256"))) < 0 ||
+	    sodium_memcmp(accepted, id->notice_hash, 32) != 0) {
+		rc = st_fail(err, ST_E_CONSENT,
+			     "the notice changed since it was accepted: nothing "
+			     "is recorded until the person runs "
+			     "'sealtrace-agent accept' again");
+		goto out;
+	}
+	if (json_integer_value(json_object_get(consent, "uid")) != (json_int_t)getuid()) {
+		rc = st_fail(err, ST_E_CONSENT,
+			     "the notice was accepted by uid %lld, not by you "
+			     "(uid %u): the person recorded must accept it",
+			     (long long)json_integer_value(
+				     json_object_get(consent, "uid")),
+			     (unsigned)getuid());
+		goto out;
+	}
+	if (unhex(id->device_id, 16, json_string_value(
+					     json_object_get(ident, "device_id"))) < 0 ||
+	    unhex(id->person_id, 16, json_string_value(
+					     json_object_get(ident, "person_id"))) < 0) {
+		rc = st_fail(err, ST_E_CORRUPT, "%s/identity.json: bad ids", p->dir);
+		goto out;
+	}
+	const char *mode = json_string_value(json_object_get(ident, "mode"));
+	id->dev = mode && !strcmp(mode, "dev");
+	if ((rc = st_policy_capture_kinds((char *)policy.p, policy.len, &id->kinds,
+					  err)) < 0)
+		goto out;
+	st_agent_path(p, "recipient.pub", path);
+	if ((rc = st_key_read(path, ST_KEY_PERSON_PUBLIC, id->person_pk, 32, false,
+			      err)) < 0)
+		goto out;
+	st_agent_path(p, "device.pub", path);
+	if ((rc = st_key_read(path, ST_KEY_DEVICE_PUBLIC, id->device_pk, 32, false,
+			      err)) < 0)
+		goto out;
+	id->device_sk = st_secret_new(ST_SIGN_SK_LEN);
+	if (!id->device_sk) {
+		rc = st_fail(err, ST_E_NOMEM, "out of locked memory");
+		goto out;
+	}
+	st_agent_path(p, "device.key", path);
+	rc = st_key_read(path, ST_KEY_DEVICE_SECRET, id->device_sk, ST_SIGN_SK_LEN,
+			 true, err);
+out:
+	json_decref(ident);
+	json_decref(consent);
+	st_buf_fini(&notice);
+	st_buf_fini(&policy);
+	if (rc < 0)
+		st_identity_fini(id);
+	return rc;
+}
+
+void st_identity_fini(struct st_agent_identity *id)
+{
+	st_secret_free(id->device_sk);
+	id->device_sk = NULL;
+}

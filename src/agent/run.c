@@ -1,0 +1,434 @@
+/* run.c - the agent's event loop. */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/capture.h"
+#include "agent/control.h"
+#include "agent/recorder.h"
+#include "agent/spool.h"
+#include "core/clock.h"
+#include "core/file.h"
+
+#define STATE_REFRESH_NS 2000000000ull /* state file at least this often */
+#define CONTROL_READ_MS 1000           /* a client must send its line by then */
+
+struct agent {
+	const struct st_run_cfg *cfg;
+	struct st_agent_identity id;
+	struct st_spool *spool;
+	struct st_recorder *rec;
+	struct st_capture *cap;
+	bool person_paused;
+	uint64_t pause_until_mono; /* 0 = until resume */
+	uint64_t state_written_mono;
+	enum st_rec_state last_state;
+	bool source_ended;
+};
+
+static const char *state_name(enum st_rec_state s)
+{
+	return s == ST_REC_RECORDING ? "recording"
+	       : s == ST_REC_PAUSED  ? "paused"
+				     : "stopped";
+}
+
+static const char *reason_name(uint16_t r)
+{
+	static const char *const n[] = {
+		[ST_REASON_NONE] = "",
+		[ST_REASON_PERSON] = "paused by you",
+		[ST_REASON_SERVER] = "paused by the organisation",
+		[ST_REASON_LEASE] = "cannot reach server",
+		[ST_REASON_CRASH] = "restarted after a crash",
+		[ST_REASON_SPOOL_FULL] = "spool full: recording stopped until "
+					 "segments are sent",
+		[ST_REASON_FORGET] = "forgotten by you",
+		[ST_REASON_LEVEL4] = "dropped by the filter",
+		[ST_REASON_CORRUPT] = "corrupt segment quarantined",
+		[ST_REASON_EXCLUDED] = "excluded application",
+	};
+	return r <= ST_REASON_MAX ? n[r] : "";
+}
+
+static void iso(uint64_t ns, char *out, size_t cap)
+{
+	time_t s = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *status_json(struct agent *a)
+{
+	struct st_recorder_stats s;
+	st_recorder_stats(a->rec, &s);
+	char since[32];
+	iso(s.since_wall_ns, since, sizeof since);
+	json_t *o = json_pack(
+		"{s:b, s:s, s:s, s:s, s:I, s:I, s:n, s:I, s:I, s:I, s:b}", "ok", 1,
+		"state", state_name(s.state), "since", since, "reason",
+		reason_name(s.reason), "segments_waiting",
+		(json_int_t)st_spool_count(a->spool), "bytes_waiting",
+		(json_int_t)st_spool_bytes(a->spool), "last_upload",
+		"segments_sealed", (json_int_t)s.segments, "open_events",
+		(json_int_t)s.open_events, "events_dropped",
+		(json_int_t)s.events_dropped, "dev", a->id.dev);
+	if (a->id.dev)
+		json_object_set_new(o, "control",
+				    json_string("development mode: not under any "
+						"organisation's control"));
+	if (a->person_paused && a->pause_until_mono) {
+		uint64_t now = st_mono_ns(&st_clock_system);
+		uint64_t left = a->pause_until_mono > now
+					? (a->pause_until_mono - now) / 1000000000u
+					: 0;
+		json_object_set_new(o, "resumes_in_s", json_integer((json_int_t)left));
+	}
+	return o;
+}
+
+static void write_state(struct agent *a)
+{
+	json_t *o = status_json(a);
+	char *txt = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (txt) {
+		size_t n = strlen(txt);
+		txt[n] = '\n';
+		/* 0644: a tray indicator of the same person reads it; it holds
+		 * states and counts only */
+		st_file_write_atomic(a->cfg->paths->state_file, txt, n + 1, 0644,
+				     NULL);
+		free(txt);
+	}
+	a->state_written_mono = st_mono_ns(&st_clock_system);
+	struct st_recorder_stats s;
+	st_recorder_stats(a->rec, &s);
+	if (s.state != a->last_state && a->cfg->log) {
+		fprintf(a->cfg->log, "sealtrace-agent: %s%s%s\n", state_name(s.state),
+			s.reason ? ": " : "", reason_name(s.reason));
+		fflush(a->cfg->log);
+	}
+	a->last_state = s.state;
+}
+
+static int do_pause(struct agent *a, uint64_t seconds, struct st_error *err)
+{
+	int rc = st_recorder_pause(a->rec, ST_REASON_PERSON, err);
+	int rc2 = st_capture_set_paused(a->cap, true, err);
+	a->person_paused = true;
+	a->pause_until_mono =
+		seconds ? st_mono_ns(&st_clock_system) + seconds * 1000000000ull : 0;
+	return rc < 0 ? rc : rc2;
+}
+
+static int do_resume(struct agent *a, struct st_error *err)
+{
+	a->person_paused = false;
+	a->pause_until_mono = 0;
+	int rc = st_capture_set_paused(a->cap, false, err);
+	if (rc < 0)
+		return rc;
+	return st_recorder_resume(a->rec, err);
+}
+
+static void record_forget(struct agent *a, uint64_t since, uint64_t until)
+{
+	/* what was already sent becomes a deletion request for the server */
+	int fd = open(a->cfg->paths->forget, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		      0600);
+	if (fd < 0)
+		return;
+	char line[128];
+	int n = snprintf(line, sizeof line, "{\"since_ns\":%llu,\"until_ns\":%llu}\n",
+			 (unsigned long long)since, (unsigned long long)until);
+	if (write(fd, line, (size_t)n) == n)
+		fsync(fd);
+	close(fd);
+}
+
+static void handle_client(struct agent *a, int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* only the person who runs the agent may control it */
+	struct ucred cr;
+	socklen_t cl = sizeof cr;
+	char line[ST_CONTROL_LINE_MAX + 1];
+	size_t got = 0;
+	struct st_error err = {0};
+	json_t *reply = NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 ||
+	    (cr.uid != getuid() && cr.uid != 0)) {
+		st_fail(&err, ST_E_STATE, "only the person recorded controls "
+					  "this agent");
+		goto answer;
+	}
+	while (got < ST_CONTROL_LINE_MAX) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, CONTROL_READ_MS) <= 0)
+			break;
+		ssize_t r = read(fd, line + got, ST_CONTROL_LINE_MAX - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (memchr(line, '\n', got))
+			break;
+	}
+	struct st_control_req req;
+	if (st_control_parse(line, got, &req, &err) < 0)
+		goto answer;
+	int rc = 0;
+	switch (req.cmd) {
+	case ST_CTL_STATUS:
+		break;
+	case ST_CTL_PAUSE:
+		rc = do_pause(a, req.seconds, &err);
+		break;
+	case ST_CTL_RESUME:
+		if (!a->person_paused)
+			break;
+		rc = do_resume(a, &err);
+		break;
+	case ST_CTL_FORGET: {
+		uint64_t now = st_wall_ns(&st_clock_system);
+		uint64_t since = now - req.minutes * 60000000000ull;
+		size_t removed = 0;
+		rc = st_recorder_forget(a->rec, since, &removed, &err);
+		if (rc == 0)
+			record_forget(a, since, now);
+		if (rc == 0) {
+			reply = status_json(a);
+			json_object_set_new(reply, "segments_deleted",
+					    json_integer((json_int_t)removed));
+		}
+		break;
+	}
+	case ST_CTL_FLUSH:
+		rc = st_recorder_cut(a->rec, &err);
+		break;
+	}
+	if (rc < 0)
+		goto answer;
+	write_state(a);
+answer:
+	if (!reply)
+		reply = err.code ? json_pack("{s:b, s:s}", "ok", 0, "error", err.msg)
+				 : status_json(a);
+	char *txt = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (txt) {
+		size_t n = strlen(txt);
+		txt[n] = '\n';
+		ssize_t w = write(fd, txt, n + 1);
+		(void)w;
+		free(txt);
+	}
+	close(fd);
+}
+
+static int socket_dir(const struct st_run_cfg *cfg, struct st_error *err)
+{
+	char run[ST_PATH_MAX];
+	st_agent_path(cfg->paths, "run", run);
+	if (strncmp(cfg->paths->socket, run, strlen(run)) == 0)
+		return st_dir_private(run, err);
+	return 0;
+}
+
+int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
+{
+	struct agent a;
+	int rc, lfd = -1, sfd = -1;
+	memset(&a, 0, sizeof a);
+	a.cfg = cfg;
+	/* no core dumps, no ptrace by other users: the process holds
+	 * plaintext and the device key */
+	prctl(PR_SET_DUMPABLE, 0);
+	if ((rc = st_identity_load(cfg->paths, &a.id, err)) < 0)
+		return rc;
+	if (a.id.dev && !cfg->dev) {
+		rc = st_fail(err, ST_E_STATE,
+			     "this agent was enrolled with --local (development "
+			     "mode, not under any organisation's control); run "
+			     "it with --dev");
+		goto out;
+	}
+	struct st_spool_cfg sc = {.dir = cfg->paths->spool,
+				  .max_bytes = cfg->spool_max,
+				  .device_pk = a.id.device_pk};
+	struct st_spool_recovery recov;
+	if ((rc = st_spool_open(&sc, &a.spool, &recov, err)) < 0)
+		goto out;
+	bool crashed = access(cfg->paths->running, F_OK) == 0;
+	st_file_write_atomic(cfg->paths->running, "", 0, 0600, NULL);
+
+	const struct st_capture_type *type = st_capture_type_find(cfg->backend);
+	if (!type) {
+		rc = st_fail(err, ST_E_INVAL,
+			     "unknown backend '%s'; use x11 or eventfile",
+			     cfg->backend ? cfg->backend : "");
+		goto out;
+	}
+	struct st_recorder_cfg rcfg = {
+		.clock = &st_clock_system,
+		.tick_ns = type->tick_ns,
+		.wall_times = type->wall_times,
+		.segment_ns = cfg->segment_ns,
+		.idle_ns = cfg->idle_ns,
+		.motion_hz = cfg->motion_hz,
+		.person_pk = a.id.person_pk,
+		.device_sk = a.id.device_sk,
+		.spool = a.spool,
+	};
+	memcpy(rcfg.seal.device_id, a.id.device_id, 16);
+	memcpy(rcfg.seal.person_id, a.id.person_id, 16);
+	memcpy(rcfg.seal.notice_hash, a.id.notice_hash, 32);
+	rcfg.seal.lease_seq = 0; /* development mode: no lease */
+	if ((rc = st_recorder_new(&rcfg, &a.rec, err)) < 0)
+		goto out;
+	if (crashed)
+		st_recorder_gap(a.rec, ST_REASON_CRASH, NULL);
+	if (recov.quarantined)
+		st_recorder_gap(a.rec, ST_REASON_CORRUPT, NULL);
+
+	struct st_capture_cfg ccfg = {.kinds = a.id.kinds,
+				      .display = cfg->display,
+				      .path = cfg->eventfile,
+				      .speed = cfg->speed};
+	if ((rc = st_capture_new(type, &ccfg, &a.cap, err)) < 0)
+		goto out;
+	if (cfg->log) {
+		fprintf(cfg->log,
+			"sealtrace-agent: started (%s backend)%s; spool: %zu waiting, "
+			"%zu partial removed, %zu quarantined%s\n",
+			type->name,
+			a.id.dev ? "; development mode: not under any "
+				   "organisation's control"
+				 : "",
+			recov.intact, recov.partial_removed, recov.quarantined,
+			crashed ? "; restarted after an unclean stop" : "");
+	}
+	if ((rc = socket_dir(cfg, err)) < 0 ||
+	    (rc = st_control_listen(cfg->paths->socket, &lfd, err)) < 0)
+		goto out;
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	a.last_state = 0;
+	write_state(&a);
+
+	struct st_capture_sink sink = st_recorder_sink(a.rec);
+	bool stop = false;
+	while (!stop) {
+		uint64_t now = st_mono_ns(&st_clock_system);
+		int64_t timeout = (int64_t)STATE_REFRESH_NS / 1000000;
+		int ct = a.source_ended ? -1 : st_capture_timeout_ms(a.cap);
+		if (ct >= 0 && ct < timeout)
+			timeout = ct;
+		uint64_t d = st_recorder_deadline_ns(a.rec);
+		if (d != UINT64_MAX)
+			timeout = d <= now ? 0
+					   : ((int64_t)((d - now) / 1000000) + 1 < timeout
+						      ? (int64_t)((d - now) / 1000000) + 1
+						      : timeout);
+		if (a.pause_until_mono) {
+			int64_t left = a.pause_until_mono > now
+					       ? (int64_t)((a.pause_until_mono - now) /
+							   1000000) + 1
+					       : 0;
+			if (left < timeout)
+				timeout = left;
+		}
+		struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
+				      {.fd = lfd, .events = POLLIN},
+				      {.fd = a.source_ended ? -1 : st_capture_fd(a.cap),
+				       .events = POLLIN}};
+		int n = poll(p, 3, (int)timeout);
+		if (n < 0 && errno != EINTR) {
+			rc = st_fail(err, st_errno(errno), "poll: %s", strerror(errno));
+			break;
+		}
+		if (p[0].revents & POLLIN)
+			stop = true;
+		if (!a.source_ended) {
+			rc = st_capture_dispatch(a.cap, &sink, err);
+			if (rc == ST_CAPTURE_END) {
+				a.source_ended = true;
+				if (cfg->exit_at_end)
+					stop = true;
+				rc = 0;
+			} else if (rc < 0) {
+				break;
+			}
+		}
+		if (p[1].revents & POLLIN)
+			handle_client(&a, lfd);
+		if (a.person_paused && a.pause_until_mono &&
+		    st_mono_ns(&st_clock_system) >= a.pause_until_mono &&
+		    (rc = do_resume(&a, err)) < 0)
+			break;
+		if ((rc = st_recorder_tick(a.rec, err)) < 0)
+			break;
+		struct st_recorder_stats s;
+		st_recorder_stats(a.rec, &s);
+		if (s.state != a.last_state ||
+		    st_mono_ns(&st_clock_system) - a.state_written_mono >=
+			    STATE_REFRESH_NS)
+			write_state(&a);
+	}
+	struct st_error cerr = {0};
+	int crc = st_recorder_close(a.rec, &cerr);
+	a.rec = NULL;
+	if (rc == 0 && crc < 0) {
+		rc = crc;
+		*err = cerr;
+	}
+	if (rc == 0)
+		unlink(cfg->paths->running);
+	if (cfg->log)
+		fprintf(cfg->log, "sealtrace-agent: stopped; %zu segments waiting\n",
+			st_spool_count(a.spool));
+	{
+		/* the tray must not show a stale "recording" */
+		char line[256];
+		int n = snprintf(line, sizeof line,
+				 "{\"ok\":true,\"state\":\"stopped\",\"reason\":"
+				 "\"agent not running\",\"segments_waiting\":%zu}\n",
+				 st_spool_count(a.spool));
+		st_file_write_atomic(cfg->paths->state_file, line, (size_t)n, 0644,
+				     NULL);
+	}
+out:
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(cfg->paths->socket);
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (a.rec)
+		st_recorder_free(a.rec);
+	st_capture_free(a.cap);
+	if (a.spool)
+		st_spool_close(a.spool);
+	st_identity_fini(&a.id);
+	return rc;
+}

@@ -1,0 +1,135 @@
+# lib.sh - shared helpers for the integration tests (sourced, bash).
+# Real peers only: Xvfb, openbox, xterm, xdotool. Output is TAP; the last
+# line is the plan. Every wait is bounded.
+set -uo pipefail
+
+: "${BUILD:?BUILD must name the build folder}"
+: "${SRC:?SRC must name the source folder}"
+AGENT=$BUILD/src/agent/sealtrace-agent
+KIT=$BUILD/tests/st-testkit
+T=$(mktemp -d /tmp/st-it.XXXXXX)
+chmod 700 "$T"
+NTEST=0
+NFAIL=0
+PIDS=()
+
+ok() { NTEST=$((NTEST + 1)); echo "ok $NTEST - $*"; }
+not_ok() { NTEST=$((NTEST + 1)); NFAIL=$((NFAIL + 1)); echo "not ok $NTEST - $*"; }
+check() { # description, command...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+diag() { echo "# $*"; }
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	if [ "${KEEP:-}" = "" ]; then rm -rf "$T"; else echo "# kept $T"; fi
+}
+finish() {
+	echo "1..$NTEST"
+	cleanup
+	trap - EXIT
+	[ "$NFAIL" -eq 0 ]
+	exit $?
+}
+trap cleanup EXIT
+
+# wait_for SECONDS COMMAND...: polls every 20 ms
+wait_for() {
+	local limit=$1
+	shift
+	local end=$(($(date +%s%N) + limit * 1000000000))
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		"$@" && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# start_x [--no-wm]: a fresh Xvfb on a free display, openbox unless --no-wm
+start_x() {
+	local n
+	for n in $(seq 90 160); do
+		[ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ] || break
+	done
+	Xvfb :$n -screen 0 1280x1024x24 -nolisten tcp >"$T/xvfb.log" 2>&1 &
+	PIDS+=($!)
+	export DISPLAY=:$n
+	wait_for 10 xdpyinfo -display :$n >/dev/null 2>&1 || { echo "Bail out! Xvfb did not start"; exit 1; }
+	if [ "${1:-}" != "--no-wm" ]; then
+		openbox >"$T/openbox.log" 2>&1 &
+		PIDS+=($!)
+		wait_for 10 sh -c 'xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window' ||
+			{ echo "Bail out! openbox did not start"; exit 1; }
+	fi
+}
+
+# xterm_win TITLE CLASS [CMD...]: starts an xterm, prints its window id
+xterm_win() {
+	local title=$1 class=$2
+	shift 2
+	xterm -title "$title" -class "$class" -geometry 80x24+0+0 "$@" >/dev/null 2>&1 &
+	PIDS+=($!)
+	local w=""
+	for _ in $(seq 1 250); do
+		w=$(xdotool search --classname "$class" 2>/dev/null | head -1)
+		[ -n "$w" ] && break
+		w=$(xdotool search --class "$class" 2>/dev/null | head -1)
+		[ -n "$w" ] && break
+		sleep 0.02
+	done
+	echo "$w"
+}
+
+# enroll DIR: person key in $T/keys, agent folder DIR, accepted by hash
+enroll() {
+	local dir=$1
+	mkdir -p "$T/keys"
+	[ -f "$T/keys/person.key" ] || "$KIT" keygen "$T/keys"
+	local hash
+	hash=$(sha256sum "$SRC/tests/data/notice-dev.txt" | cut -d' ' -f1)
+	"$AGENT" enroll --local --state-dir "$dir" \
+		--policy "${POLICY:-$SRC/tests/data/policy-dev.json}" \
+		--notice "$SRC/tests/data/notice-dev.txt" \
+		--recipient "$T/keys/person.pub" --accept-notice "$hash" >"$T/enroll.log" 2>&1
+}
+
+# start_agent DIR [run options...]: starts and waits for its socket
+start_agent() {
+	local dir=$1
+	shift
+	rm -f "$dir.sock" # a killed agent leaves its socket behind
+	SEALTRACE_AGENT_SOCKET=$dir.sock "$AGENT" run --dev --state-dir "$dir" "$@" \
+		2>>"$dir.log" &
+	AGENT_PID=$!
+	PIDS+=($AGENT_PID)
+	wait_for 10 test -S "$dir.sock" || { diag "agent did not start: $(cat "$dir.log")"; return 1; }
+}
+
+ctl() { # DIR COMMAND [ARGS]
+	local dir=$1
+	shift
+	SEALTRACE_AGENT_SOCKET=$dir.sock "$AGENT" "$@" --state-dir "$dir"
+}
+
+stop_agent() {
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	for _ in $(seq 1 250); do kill -0 "$AGENT_PID" 2>/dev/null || return 0; sleep 0.02; done
+	return 1
+}
+
+# dump DIR: every event of every spooled segment, JSON Lines
+dump() {
+	local dir=$1
+	"$KIT" dump "$T/keys/person.key" "$dir/device.pub" "$T/keys/person.pub" "$dir/spool"
+}
+
+# typed_text FILE: the text of the key presses in a dump, concatenated
+typed_text() {
+	python3 -c '
+import json,sys
+print("".join(e.get("text","") for e in map(json.loads,open(sys.argv[1])) if e["type"]=="key_press"), end="")' "$1"
+}
