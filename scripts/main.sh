@@ -1,14 +1,20 @@
 #!/bin/bash
 # The main job (README's first command): install, build, and run the whole
-# path that exists so far.
-#   Now: generate a human-shaped one-hour trace, seal it segment by segment,
-#   verify every segment with the device's public key, open it with the
-#   person's key, check it equals what was generated, and print the figures.
+# path that exists so far, for real:
+#   1. a recording on a virtual X display (Xvfb + openbox + xterm, driven by
+#      xdotool) by an agent whose person accepted the notice, with a pause;
+#      the spool opened with the person's key and summarised
+#      (scripts/record-demo.sh);
+#   2. the segment figures on a generated one-hour human-shaped trace: seal,
+#      verify, open, sizes (bench-segment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install.sh
-if [ -f build/build.ninja ]; then :; else meson setup build >/dev/null; fi
+[ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build
 echo
-echo "== trace -> seal -> verify -> open (bench-segment, one hour, seed 1)"
-build/bench/bench-segment --minutes 60 --seed 1
+echo "===== 1. recording a real session on a virtual display"
+BUILD=$PWD/build ./scripts/record-demo.sh
+echo
+echo "===== 2. trace -> seal -> verify -> open (bench-segment, one hour)"
+build/bench/bench-segment --minutes 60 --passes 3

@@ -38,6 +38,7 @@
 #define MONITORS_MAX 16
 #define DRAIN_MAX 4096        /* replies handled per dispatch call */
 #define PROP_MAX_WORDS 1024   /* 4 KiB: the title cap */
+#define SERVER_TIME_TRIES 256 /* events read while waiting for our own */
 
 struct x11 {
 	struct st_capture base;
@@ -154,6 +155,32 @@ static void disable_record(struct x11 *x)
 	 * cookie are drained and ignored in dispatch */
 }
 
+/* Learns the server's clock once, before any event: an empty append to a
+ * property of our own on the root window comes back as a PropertyNotify
+ * carrying the server time (ICCCM's way to get a timestamp). Screen and
+ * focus events at start-up then carry real server times. */
+static int server_time(struct x11 *x, struct st_error *err)
+{
+	xcb_atom_t a = atom(x->ctrl, "_SEALTRACE_TIME");
+	xcb_change_property(x->ctrl, XCB_PROP_MODE_APPEND, x->root, a,
+			    XCB_ATOM_STRING, 8, 0, "");
+	xcb_flush(x->ctrl);
+	for (int i = 0; i < SERVER_TIME_TRIES; i++) {
+		xcb_generic_event_t *e = xcb_wait_for_event(x->ctrl);
+		if (!e)
+			break;
+		xcb_property_notify_event_t *p = (void *)e;
+		bool mine = (e->response_type & 0x7f) == XCB_PROPERTY_NOTIFY &&
+			    p->window == x->root && p->atom == a;
+		if (mine)
+			(void)unwrap(x, p->time);
+		free(e);
+		if (mine)
+			return 0;
+	}
+	return st_fail(err, ST_E_X11, "x11: cannot read the server's clock");
+}
+
 static int x11_init(struct st_capture *cap, const struct st_capture_cfg *cfg,
 		    struct st_error *err)
 {
@@ -220,7 +247,8 @@ static int x11_init(struct st_capture *cap, const struct st_capture_cfg *cfg,
 	x->a_wm_check = atom(x->ctrl, "_NET_SUPPORTING_WM_CHECK");
 	uint32_t mask = XCB_EVENT_MASK_PROPERTY_CHANGE;
 	xcb_change_window_attributes(x->ctrl, x->root, XCB_CW_EVENT_MASK, &mask);
-	xcb_flush(x->ctrl);
+	if ((rc = server_time(x, err)) < 0)
+		return rc;
 	if ((rc = enable_record(x, err)) < 0)
 		return rc;
 	x->need_focus = x->need_screen = true;

@@ -6,9 +6,12 @@
 
 #include "core/keys.h"
 
+#define CTX_SCREENS 16 /* monitors remembered for segment starts */
+
 struct ctx_state { /* last known context, repeated at each segment start */
-	bool have_screen, have_focus;
-	struct st_event screen;
+	bool have_focus;
+	bool have_screen[CTX_SCREENS];
+	struct st_event screen[CTX_SCREENS];
 	char app[ST_NAME_MAX], cls[ST_NAME_MAX], title[ST_TITLE_MAX];
 	size_t app_len, cls_len, title_len;
 	uint32_t pid;
@@ -186,8 +189,10 @@ static int open_segment(struct st_recorder *r, uint64_t w, struct st_error *err)
 			return rc;
 	}
 	r->n_next = 0;
-	if (r->ctx.have_screen) {
-		struct st_event s = r->ctx.screen;
+	for (unsigned i = 0; i < CTX_SCREENS; i++) {
+		if (!r->ctx.have_screen[i])
+			continue;
+		struct st_event s = r->ctx.screen[i];
 		s.t = 0;
 		if ((rc = push(r, &s, err)) < 0)
 			return rc;
@@ -324,9 +329,9 @@ int st_recorder_event(struct st_recorder *r, const struct st_cap_event *ev,
 							    c->title, ST_TITLE_MAX)
 					 : 0;
 		c->pid = ev->e.u.focus.pid;
-	} else if (type == ST_EV_SCREEN) {
-		r->ctx.have_screen = true;
-		r->ctx.screen = ev->e;
+	} else if (type == ST_EV_SCREEN && ev->e.u.screen.screen < CTX_SCREENS) {
+		r->ctx.have_screen[ev->e.u.screen.screen] = true;
+		r->ctx.screen[ev->e.u.screen.screen] = ev->e;
 	}
 	if (r->state != ST_REC_RECORDING) {
 		r->st.events_dropped++;
@@ -382,8 +387,13 @@ int st_recorder_event(struct st_recorder *r, const struct st_cap_event *ev,
 		return rc;
 	if (r->state != ST_REC_RECORDING)
 		return 0; /* the cut found the spool full */
+	bool opened_now = !r->open_started;
 	if ((rc = ensure_open(r, w, err)) < 0)
 		return rc;
+	/* a context event that opens a segment is already in it */
+	if (opened_now && (type == ST_EV_FOCUS ||
+			   (type == ST_EV_SCREEN && ev->e.u.screen.screen < CTX_SCREENS)))
+		return 0;
 	struct st_event e = ev->e;
 	e.t = ticks_of(r, w);
 	switch (type) {

@@ -490,28 +490,31 @@ static int scan_dir(struct st_spool *sp, bool quarantine, struct scan *s,
 			}
 			continue;
 		}
+		bool oom = false;
 		if (ends_with(nm, TMP_SUFFIX)) {
+			/* only regular files: a folder named x.tmp is not
+			 * ours to remove */
 			struct stat st;
-			if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+			if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) ||
 			    !S_ISREG(st.st_mode))
 				continue;
 			char *c = strdup(nm);
-			if (!c || !grow((void **)&s->tmps, &s->tmpcap, s->ntmp,
-					sizeof *s->tmps)) {
+			oom = !c || !grow((void **)&s->tmps, &s->tmpcap,
+					  s->ntmp, sizeof *s->tmps);
+			if (oom)
 				free(c);
-				rc = st_fail(err, ST_E_NOMEM, "spool %s: out of "
-					     "memory listing it", path);
-				break;
-			}
-			s->tmps[s->ntmp++] = c;
+			else
+				s->tmps[s->ntmp++] = c;
 		} else if (parse_seq_prefix(nm, &seq, true)) {
-			if (!grow((void **)&s->segs, &s->segcap, s->nseg,
-				  sizeof *s->segs)) {
-				rc = st_fail(err, ST_E_NOMEM, "spool %s: out of "
-					     "memory listing it", path);
-				break;
-			}
-			s->segs[s->nseg++] = seq;
+			oom = !grow((void **)&s->segs, &s->segcap, s->nseg,
+				    sizeof *s->segs);
+			if (!oom)
+				s->segs[s->nseg++] = seq;
+		}
+		if (oom) {
+			rc = st_fail(err, ST_E_NOMEM, "spool %s: out of memory "
+				     "listing it", path);
+			break;
 		}
 	}
 	closedir(d);
@@ -526,7 +529,8 @@ static int quarantine(struct st_spool *sp, const char *name, int why_code,
 		      const char *why, struct st_error *err)
 {
 	struct st_fs *fs = sp->fs;
-	char from[PATH_MAX], to[PATH_MAX], rname[64], reason[ST_ERROR_MSG_MAX + 64];
+	char from[PATH_MAX], to[PATH_MAX], rname[64];
+	char reason[ST_ERROR_MSG_MAX + 64];
 	int rc;
 	snprintf(rname, sizeof rname, "%s" REASON_SUFFIX, name);
 	if ((rc = join(from, sp->dir, name, err)) < 0 ||
@@ -594,7 +598,8 @@ static int recover(struct st_spool *sp, struct st_spool_recovery *rec,
 	if (s.ntmp && (rc = sync_dir(sp->fs, sp->dir, err)) < 0)
 		goto out;
 
-	qsort(s.segs, s.nseg, sizeof *s.segs, cmp_u64);
+	if (s.nseg)
+		qsort(s.segs, s.nseg, sizeof *s.segs, cmp_u64);
 	for (size_t i = 0; i < s.nseg; i++) {
 		char name[32], p[PATH_MAX];
 		uint64_t seq = s.segs[i];

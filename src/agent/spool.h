@@ -31,7 +31,7 @@
 #define ST_SPOOL_STATE_MAX 256u
 
 struct st_spool_cfg {
-	const char *dir;            /* the spool folder; its parent must exist */
+	const char *dir;            /* the spool folder; its parent exists */
 	uint64_t max_bytes;         /* 0 = ST_SPOOL_MAX_DEFAULT */
 	struct st_fs *fs;           /* NULL = st_fs_posix() */
 	const uint8_t *device_pk;   /* 32 bytes, Ed25519: recovery verifies

@@ -23,6 +23,16 @@ ctl "$A" flush >/dev/null
 dump "$A" >"$T/d1.jsonl"
 got=$(typed_text "$T/d1.jsonl")
 check "typed sentence decodes exactly" test "$got" = "$SENT"
+now_ns=$(date +%s%N)
+check "event times are on the wall clock (server time mapped at start)" python3 -c "
+import json, sys
+ev = [json.loads(l) for l in open('$T/d1.jsonl')]
+sys.exit(0 if all(abs(e['wall_ns'] - $now_ns) < 60e9 for e in ev) else 1)"
+check "no context event is doubled at a segment start" python3 -c "
+import json, sys
+ev = [json.loads(l) for l in open('$T/d1.jsonl')]
+first = [e['type'] for e in ev if e['seq'] == ev[0]['seq'] and e['t'] == 0]
+sys.exit(0 if first.count('screen') == 1 else 1)"
 [ "$got" = "$SENT" ] || diag "got: $got"
 python3 - "$T/d1.jsonl" <<'PY' >"$T/kc.txt"
 import json, sys

@@ -57,7 +57,8 @@ static bool ff_hit(struct st_fs *fs, enum fs_op op)
 	if (f->op != FS_OP_ANY && f->op != op)
 		return false;
 	f->calls++;
-	if (f->fail_at > 0 && f->calls == f->fail_at) {
+	if (f->fail_at > 0 && (f->calls == f->fail_at ||
+			       (f->sticky && f->calls > f->fail_at))) {
 		f->failed++;
 		return true;
 	}
@@ -142,6 +143,13 @@ void fs_fault_arm(struct fs_fault *f, enum fs_op op, long fail_at)
 	f->fail_at = fail_at;
 	f->calls = 0;
 	f->failed = 0;
+	f->sticky = false;
+}
+
+void fs_fault_arm_from(struct fs_fault *f, enum fs_op op, long fail_at)
+{
+	fs_fault_arm(f, op, fail_at);
+	f->sticky = true;
 }
 
 /* ---- (b) power loss ---- */
@@ -168,7 +176,17 @@ struct pl_node {
 	uint8_t *cur, *dur; /* file bytes now / as of the last fsync */
 	size_t cur_len, cur_cap, dur_len;
 	struct pl_ents cur_e, dur_e; /* folder entries now / as of its fsync */
+	struct pl_ents init_e, fz_e; /* at the start / after a fuzzed cut */
+	const uint8_t *out; /* the bytes a cut leaves (pl_choose_bytes) */
+	size_t out_len;
 	struct pl_node *all_next;
+};
+
+/* One metadata change, in the order it was made (for the fuzzed cut). */
+struct pl_op {
+	struct pl_node *from_dir, *to_dir; /* either may be NULL */
+	char *from_name, *to_name;
+	struct pl_node *node;
 };
 
 struct pl_fd {
@@ -189,6 +207,11 @@ struct fs_pl {
 	mode_t umask;
 	long calls, cut_at;
 	bool cut;
+	bool fuzz;
+	uint64_t fuzz_state;
+	struct pl_op *log;
+	size_t nlog, logcap;
+	size_t synced_upto; /* log length at the last folder fsync */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -263,6 +286,20 @@ static void ents_copy(struct pl_ents *to, const struct pl_ents *from)
 	ents_clear(to);
 	for (size_t i = 0; i < from->n; i++)
 		ents_set(to, from->v[i].name, from->v[i].node);
+}
+
+/* Records "node left from_dir/from_name and/or arrived at to_dir/to_name". */
+static void pl_log(struct fs_pl *pl, struct pl_node *from_dir,
+		   const char *from_name, struct pl_node *to_dir,
+		   const char *to_name, struct pl_node *node)
+{
+	if (pl->nlog == pl->logcap) {
+		pl->logcap = pl->logcap ? pl->logcap * 2 : 64;
+		pl->log = xrealloc(pl->log, pl->logcap * sizeof *pl->log);
+	}
+	pl->log[pl->nlog++] = (struct pl_op){
+		from_dir, to_dir, from_dir ? xstrdup(from_name) : NULL,
+		to_dir ? xstrdup(to_name) : NULL, node };
 }
 
 static void file_sync(struct pl_node *n)
@@ -384,6 +421,7 @@ static int pl_open(struct st_fs *fs, const char *path, int flags, mode_t mode)
 		if (!node && parent && (flags & O_CREAT)) {
 			node = pl_node_new(pl, false, mode & ~pl->umask);
 			ents_set(&parent->cur_e, name, node);
+			pl_log(pl, NULL, NULL, parent, name, node);
 		} else if (node && !node->dir && (flags & O_TRUNC)) {
 			node->cur_len = 0;
 		}
@@ -433,10 +471,12 @@ static int pl_fsync(struct st_fs *fs, int fd)
 	/* not passed to the disk: the model decides what a cut keeps */
 	struct pl_fd *f = pl_fd_get(pl, fd);
 	if (f && f->node) {
-		if (f->node->dir)
+		if (f->node->dir) {
 			ents_copy(&f->node->dur_e, &f->node->cur_e);
-		else
+			pl->synced_upto = pl->nlog;
+		} else {
 			file_sync(f->node);
+		}
 	}
 	return 0;
 }
@@ -466,6 +506,7 @@ static int pl_rename(struct st_fs *fs, const char *a, const char *b)
 		ents_del(&pa->cur_e, na);
 		if (tb && pb)
 			ents_set(&pb->cur_e, nb, sa);
+		pl_log(pl, pa, na, tb ? pb : NULL, nb, sa);
 	}
 	return 0;
 }
@@ -481,8 +522,10 @@ static int pl_unlink(struct st_fs *fs, const char *path)
 	int rc = pl->inner->unlink(pl->inner, path);
 	if (rc < 0)
 		return rc;
-	if (tr && parent)
+	if (tr && parent) {
 		ents_del(&parent->cur_e, name);
+		pl_log(pl, parent, name, NULL, NULL, self);
+	}
 	return 0;
 }
 
@@ -497,9 +540,11 @@ static int pl_mkdir(struct st_fs *fs, const char *path, mode_t mode)
 	int rc = pl->inner->mkdir(pl->inner, path, mode);
 	if (rc < 0)
 		return rc;
-	if (tr && parent)
-		ents_set(&parent->cur_e, name,
-			 pl_node_new(pl, true, mode & ~pl->umask));
+	if (tr && parent) {
+		struct pl_node *n = pl_node_new(pl, true, mode & ~pl->umask);
+		ents_set(&parent->cur_e, name, n);
+		pl_log(pl, NULL, NULL, parent, name, n);
+	}
 	return 0;
 }
 
@@ -546,34 +591,101 @@ static void pl_import(struct fs_pl *pl, const char *path, struct pl_node *dir,
 	}
 	closedir(d);
 	ents_copy(&dir->dur_e, &dir->cur_e);
+	ents_copy(&dir->init_e, &dir->cur_e);
 }
 
-static void pl_materialize(const char *path, const struct pl_node *dir,
-			   int depth)
+static uint64_t pl_rand(struct fs_pl *pl) /* splitmix64 */
+{
+	uint64_t z = (pl->fuzz_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Decides, once per file, which bytes the cut leaves: the durable ones, or
+ * with fuzz, when there are unsynced changes, possibly the current ones or a
+ * torn prefix of them. */
+static void pl_choose_bytes(struct fs_pl *pl)
+{
+	for (struct pl_node *n = pl->all; n; n = n->all_next) {
+		n->out = n->dur;
+		n->out_len = n->dur_len;
+		if (n->dir || !pl->fuzz)
+			continue;
+		if (n->cur_len == n->dur_len &&
+		    (!n->cur_len || !memcmp(n->cur, n->dur, n->cur_len)))
+			continue;
+		switch (pl_rand(pl) % 3) {
+		case 0:
+			break;
+		case 1:
+			n->out = n->cur;
+			n->out_len = n->cur_len;
+			break;
+		default:
+			n->out = n->cur;
+			n->out_len = (size_t)(pl_rand(pl) % (n->cur_len + 1));
+		}
+	}
+}
+
+static void pl_make(const char *p, const struct pl_node *n, int depth,
+		    struct fs_pl *pl);
+
+/* With fuzz: metadata changes reach the disk in the order they were made
+ * (as a journal commits them), so the cut keeps a random prefix of the
+ * log, never shorter than what the last folder fsync covered. A rename is
+ * one change: it lands whole or not at all. */
+static void pl_choose_entries(struct fs_pl *pl)
+{
+	if (!pl->fuzz)
+		return;
+	size_t span = pl->nlog - pl->synced_upto;
+	size_t m = pl->synced_upto + (size_t)(pl_rand(pl) % (span + 1));
+	for (struct pl_node *n = pl->all; n; n = n->all_next)
+		if (n->dir)
+			ents_copy(&n->fz_e, &n->init_e);
+	for (size_t i = 0; i < m; i++) {
+		const struct pl_op *o = &pl->log[i];
+		if (o->from_dir)
+			ents_del(&o->from_dir->fz_e, o->from_name);
+		if (o->to_dir)
+			ents_set(&o->to_dir->fz_e, o->to_name, o->node);
+	}
+}
+
+static void pl_materialize(struct fs_pl *pl, const char *path,
+			   const struct pl_node *dir, int depth)
 {
 	if (depth > PL_DEPTH_MAX)
 		abort();
-	for (size_t i = 0; i < dir->dur_e.n; i++) {
-		const struct pl_node *n = dir->dur_e.v[i].node;
+	const struct pl_ents *e = pl->fuzz ? &dir->fz_e : &dir->dur_e;
+	for (size_t i = 0; i < e->n; i++) {
 		char p[PATH_MAX];
-		pathcat(p, path, dir->dur_e.v[i].name);
-		if (n->dir) {
-			if (mkdir(p, 0700) != 0)
-				abort();
-			pl_materialize(p, n, depth + 1);
-		} else {
-			int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				      0600);
-			if (fd < 0)
-				abort();
-			if (n->dur_len &&
-			    write(fd, n->dur, n->dur_len) != (ssize_t)n->dur_len)
-				abort();
-			close(fd);
-		}
-		if (chmod(p, n->mode) != 0)
-			abort();
+		pathcat(p, path, e->v[i].name);
+		pl_make(p, e->v[i].node, depth, pl);
 	}
+}
+
+static void pl_make(const char *p, const struct pl_node *n, int depth,
+		    struct fs_pl *pl)
+{
+	if (n->dir) {
+		if (mkdir(p, 0700) != 0)
+			abort();
+		pl_materialize(pl, p, n, depth + 1);
+	} else {
+		int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0600);
+		if (fd < 0)
+			abort();
+		if (n->out_len &&
+		    write(fd, n->out, n->out_len) != (ssize_t)n->out_len)
+			abort();
+		close(fd);
+	}
+	if (chmod(p, n->mode) != 0)
+		abort();
 }
 
 void fs_pl_cut(struct fs_pl *pl)
@@ -602,7 +714,9 @@ void fs_pl_cut(struct fs_pl *pl)
 		free(names[i]);
 	}
 	free(names);
-	pl_materialize(pl->root, pl->rootn, 0);
+	pl_choose_bytes(pl);
+	pl_choose_entries(pl);
+	pl_materialize(pl, pl->root, pl->rootn, 0);
 }
 
 struct fs_pl *fs_pl_new(const char *root)
@@ -639,13 +753,20 @@ void fs_pl_free(struct fs_pl *pl)
 		struct pl_node *next = n->all_next;
 		free(n->cur);
 		free(n->dur);
-		ents_clear(&n->cur_e);
-		ents_clear(&n->dur_e);
-		free(n->cur_e.v);
-		free(n->dur_e.v);
+		struct pl_ents *all[] = { &n->cur_e, &n->dur_e, &n->init_e,
+					  &n->fz_e };
+		for (size_t i = 0; i < 4; i++) {
+			ents_clear(all[i]);
+			free(all[i]->v);
+		}
 		free(n);
 		n = next;
 	}
+	for (size_t i = 0; i < pl->nlog; i++) {
+		free(pl->log[i].from_name);
+		free(pl->log[i].to_name);
+	}
+	free(pl->log);
 	free(pl);
 }
 
@@ -662,6 +783,12 @@ void fs_pl_set_cut_at(struct fs_pl *pl, long k)
 long fs_pl_calls(const struct fs_pl *pl)
 {
 	return pl->calls;
+}
+
+void fs_pl_set_fuzz(struct fs_pl *pl, uint64_t seed)
+{
+	pl->fuzz = true;
+	pl->fuzz_state = seed;
 }
 
 bool fs_pl_was_cut(const struct fs_pl *pl)

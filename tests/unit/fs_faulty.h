@@ -28,10 +28,14 @@ struct fs_fault {
 	long fail_at;
 	long calls;        /* of op since arming */
 	long failed;       /* how many calls failed */
+	bool sticky;       /* fail every call from fail_at on */
 };
 
 void fs_fault_init(struct fs_fault *f, struct st_fs *inner);
 void fs_fault_arm(struct fs_fault *f, enum fs_op op, long fail_at);
+/* Like arm, but every matching call from the fail_at-th on fails: a disk
+ * that has gone away, or a process that will never get to run them. */
+void fs_fault_arm_from(struct fs_fault *f, enum fs_op op, long fail_at);
 
 /* (b) Power loss. Forwards to the real file system under root and keeps a
  * model of what is durable:
@@ -53,6 +57,14 @@ struct st_fs *fs_pl_fs(struct fs_pl *pl);
 void fs_pl_set_cut_at(struct fs_pl *pl, long k);
 long fs_pl_calls(const struct fs_pl *pl);
 bool fs_pl_was_cut(const struct fs_pl *pl);
+/* Harsher cut, closer to a journaling file system: metadata changes
+ * (create, mkdir, rename, unlink) reach the disk in the order they were
+ * made, so the cut keeps a random prefix of them, never less than the last
+ * folder fsync covered (a rename lands whole or not at all); a file's
+ * unsynced bytes become the durable ones, the current ones or a torn prefix
+ * of the current ones. What was durable always stays. Choices come from
+ * seed. */
+void fs_pl_set_fuzz(struct fs_pl *pl, uint64_t seed);
 void fs_pl_cut(struct fs_pl *pl);
 
 /* Test helpers: rm -rf, a fresh temporary folder (caller frees). */

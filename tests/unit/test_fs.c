@@ -204,6 +204,21 @@ static void fault_can_target_one_operation(void **s)
 	assert_int_equal(f.failed, 1);
 }
 
+static void fault_from_n_on_fails_every_later_call(void **s)
+{
+	(void)s;
+	struct fs_fault f;
+	fs_fault_init(&f, st_fs_posix());
+	struct st_fs *fs = &f.base;
+	fs_fault_arm_from(&f, FS_OP_MKDIR, 2);
+	assert_int_equal(fs->mkdir(fs, P("s1"), 0700), 0);
+	assert_int_equal(fs->unlink(fs, P("nothing")), -ENOENT); /* not mkdir */
+	assert_int_equal(fs->mkdir(fs, P("s2"), 0700), -EIO);
+	assert_int_equal(fs->mkdir(fs, P("s3"), 0700), -EIO);
+	assert_false(exists(P("s2")) || exists(P("s3")));
+	assert_int_equal(f.failed, 2);
+}
+
 static void fault_on_close_still_closes_the_descriptor(void **s)
 {
 	(void)s;
@@ -404,6 +419,41 @@ static void powerloss_cuts_at_the_kth_call_without_running_it(void **s)
 	fs_pl_free(pl);
 }
 
+static void powerloss_fuzz_keeps_the_durable_and_varies_the_rest(void **s)
+{
+	(void)s;
+	int kept_new = 0, dropped_new = 0, torn = 0;
+	for (uint64_t seed = 1; seed <= 64; seed++) {
+		fs_rm_rf(P("f"));
+		fs_rm_rf(P("durable"));
+		fs_rm_rf(P("unsynced"));
+		struct fs_pl *pl = fs_pl_new(D);
+		fs_pl_set_fuzz(pl, seed);
+		struct st_fs *fs = fs_pl_fs(pl);
+		durable_write(fs, D, P("durable"), "0123456789");
+		int fd = fs->open(fs, P("unsynced"), O_WRONLY | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(fs->write(fs, fd, "abcdefghij", 10), 10);
+		assert_int_equal(fs->close(fs, fd), 0);
+		fs_pl_cut(pl);
+		fs_pl_free(pl);
+		/* what was durable always stays */
+		assert_string_equal(get_file(P("durable")), "0123456789");
+		const char *u = get_file(P("unsynced"));
+		if (!u) {
+			dropped_new++;
+			continue;
+		}
+		kept_new++;
+		/* whatever stays is a prefix of what was written */
+		assert_int_equal(strncmp(u, "abcdefghij", strlen(u)), 0);
+		if (strlen(u) > 0 && strlen(u) < 10)
+			torn++;
+	}
+	/* and the seeds reach every outcome */
+	assert_true(kept_new > 0 && dropped_new > 0 && torn > 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -414,6 +464,7 @@ int main(void)
 		T(posix_creates_with_the_mode_asked),
 		T(fault_fails_only_the_nth_call_and_does_nothing),
 		T(fault_can_target_one_operation),
+		T(fault_from_n_on_fails_every_later_call),
 		T(fault_on_close_still_closes_the_descriptor),
 		T(powerloss_keeps_what_was_fsynced_and_dir_synced),
 		T(powerloss_drops_a_new_file_whose_folder_was_not_synced),
@@ -426,6 +477,7 @@ int main(void)
 		T(powerloss_keeps_files_that_were_there_before),
 		T(powerloss_fails_every_call_after_the_cut),
 		T(powerloss_cuts_at_the_kth_call_without_running_it),
+		T(powerloss_fuzz_keeps_the_durable_and_varies_the_rest),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
