@@ -15,10 +15,10 @@ trap cleanup EXIT
 AGENT=$B/src/agent/sealtrace-agent
 KIT=$B/tests/st-testkit
 
-for n in $(seq 120 169); do [ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ] || break; done
-Xvfb :$n -screen 0 1280x1024x24 -nolisten tcp >/dev/null 2>&1 &
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$T/display" >/dev/null 2>&1 &
 PIDS+=($!)
-export DISPLAY=:$n
+for _ in $(seq 1 200); do [ -s "$T/display" ] && break; sleep 0.05; done
+export DISPLAY=:$(head -1 "$T/display")
 for _ in $(seq 1 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
 openbox >/dev/null 2>&1 &
 PIDS+=($!)

@@ -53,8 +53,8 @@ static const char *reason_name(uint16_t r)
 		[ST_REASON_SERVER] = "paused by the organisation",
 		[ST_REASON_LEASE] = "cannot reach server",
 		[ST_REASON_CRASH] = "restarted after a crash",
-		[ST_REASON_SPOOL_FULL] = "spool full: recording stopped until "
-					 "segments are sent",
+		[ST_REASON_SPOOL_FULL] =
+			("spool full: recording stopped until segments are sent"),
 		[ST_REASON_FORGET] = "forgotten by you",
 		[ST_REASON_LEVEL4] = "dropped by the filter",
 		[ST_REASON_CORRUPT] = "corrupt segment quarantined",

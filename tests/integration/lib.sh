@@ -51,14 +51,15 @@ wait_for() {
 
 # start_x [--no-wm]: a fresh Xvfb on a free display, openbox unless --no-wm
 start_x() {
-	local n
-	for n in $(seq 90 160); do
-		[ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ] || break
-	done
-	Xvfb :$n -screen 0 1280x1024x24 -nolisten tcp >"$T/xvfb.log" 2>&1 &
+	# the server picks a free display itself (-displayfd): two runs at once
+	# never share one
+	Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$T/display" >"$T/xvfb.log" 2>&1 &
 	PIDS+=($!)
+	wait_for 10 test -s "$T/display" || { echo "Bail out! Xvfb did not start"; exit 1; }
+	local n
+	n=$(head -1 "$T/display")
 	export DISPLAY=:$n
-	wait_for 10 xdpyinfo -display :$n >/dev/null 2>&1 || { echo "Bail out! Xvfb did not start"; exit 1; }
+	wait_for 10 xdpyinfo -display :$n >/dev/null 2>&1 || { echo "Bail out! Xvfb did not answer"; exit 1; }
 	if [ "${1:-}" != "--no-wm" ]; then
 		openbox >"$T/openbox.log" 2>&1 &
 		PIDS+=($!)

@@ -559,7 +559,8 @@ static void one_dispatch_emits_at_most_a_batch(void **s)
 
 	/* Blank lines count too: a call returns to its loop between them. */
 	len = (size_t)sprintf(txt, "%s", HDR);
-	memset(txt + len, '\n', n);
+	for (size_t i = 0; i < n; i++)
+		txt[len + i] = '\n';
 	len += n;
 	len += (size_t)sprintf(txt + len, "{\"t\":0,\"type\":\"idle_end\"}\n");
 	cap = open_cap(write_bytes("blank.jsonl", txt, len), 0, all_kinds);
