@@ -236,36 +236,116 @@ static int put_held(struct st_recorder *r, struct st_error *err)
 	return 0;
 }
 
-static int seal_open(struct st_recorder *r, struct st_error *err)
+/* Moves open.ev[from..n) into dst (locked), strings and all. */
+static int take_tail(struct st_recorder *r, size_t from, struct st_events *dst,
+		     struct st_error *err)
+{
+	struct st_events *o = &r->open;
+	dst->anchor_ns = o->anchor_ns;
+	dst->tick_ns = o->tick_ns;
+	for (size_t i = from; i < o->n; i++) {
+		struct st_event e = o->ev[i];
+		uint32_t *ids[3] = {NULL, NULL, NULL};
+		if (e.type == ST_EV_KEY_PRESS || e.type == ST_EV_KEY_RELEASE)
+			ids[0] = &e.u.key.text;
+		else if (e.type == ST_EV_FOCUS)
+			ids[0] = &e.u.focus.app, ids[1] = &e.u.focus.cls,
+			ids[2] = &e.u.focus.title;
+		for (int k = 0; k < 3 && ids[k]; k++) {
+			size_t len;
+			const char *str = st_events_str(o, *ids[k], &len);
+			int rc = st_events_intern(dst, str, len, ids[k], err);
+			if (rc < 0)
+				return rc;
+		}
+		int rc = st_events_push(dst, &e, err);
+		if (rc < 0)
+			return rc;
+	}
+	memset(o->ev + from, 0, (o->n - from) * sizeof *o->ev);
+	o->n = from;
+	return 0;
+}
+
+static bool only_context(const struct st_events *evs)
+{
+	for (size_t i = 0; i < evs->n; i++)
+		if (evs->ev[i].type != ST_EV_SCREEN && evs->ev[i].type != ST_EV_FOCUS)
+			return false;
+	return true;
+}
+
+static int seal_open(struct st_recorder *r, bool allow_carry,
+		     struct st_error *err)
 {
 	int rc;
 	if (!r->open_started)
 		return 0;
-	if (r->cfg.filter &&
-	    (rc = r->cfg.filter(r->cfg.filter_ctx, &r->open, true, err)) < 0)
-		return rc;
-	if (r->open.n == 0) {
-		r->open_started = false;
-		return 0;
-	}
 	if (r->st.blocked)
 		return st_fail(err, ST_E_SPOOL_FULL,
 			       "spool full: a sealed segment is still waiting "
 			       "for room");
-	struct st_seal_params p = r->cfg.seal;
-	p.level = level_of(&r->open);
-	if ((rc = st_spool_next_seq(r->cfg.spool, &p.seq, err)) < 0)
+	size_t carry = r->open.n;
+	uint8_t level = 0;
+	if (r->cfg.filter &&
+	    (rc = r->cfg.filter(r->cfg.filter_ctx, &r->open,
+				allow_carry ? &carry : NULL, &level, err)) < 0) {
+		/* fail closed: nothing unfiltered is sealed */
+		st_events_clear(&r->open);
+		r->open_started = false;
 		return rc;
-	rc = st_segment_seal(&p, &r->open, r->cfg.person_pk, r->cfg.device_sk,
-			     r->z, &r->held, err);
+	}
+	struct st_events tail;
+	st_events_init(&tail, true);
+	if (carry < r->open.n && (rc = take_tail(r, carry, &tail, err)) < 0) {
+		st_events_fini(&tail);
+		st_events_clear(&r->open);
+		r->open_started = false;
+		return rc;
+	}
+	rc = 0;
+	if (r->open.n && !(tail.n && only_context(&r->open))) {
+		struct st_seal_params p = r->cfg.seal;
+		p.level = level ? level : level_of(&r->open);
+		if ((rc = st_spool_next_seq(r->cfg.spool, &p.seq, err)) == 0)
+			rc = st_segment_seal(&p, &r->open, r->cfg.person_pk,
+					     r->cfg.device_sk, r->z, &r->held, err);
+		if (rc == 0)
+			r->held_seq = p.seq;
+		else
+			st_buf_reset(&r->held);
+	}
 	/* the plaintext is gone from here on, sealed or not */
 	st_events_clear(&r->open);
 	r->open_started = false;
-	if (rc < 0) {
-		st_buf_reset(&r->held);
-		return rc;
+	if (rc == 0 && tail.n) {
+		/* the line still being typed opens the next segment */
+		uint64_t w0 = tail.anchor_ns + tail.ev[0].t * tail.tick_ns;
+		rc = open_segment(r, w0, err);
+		for (size_t i = 0; rc == 0 && i < tail.n; i++) {
+			struct st_event e = tail.ev[i];
+			uint64_t w = tail.anchor_ns + e.t * tail.tick_ns;
+			uint32_t *ids[3] = {NULL, NULL, NULL};
+			if (e.type == ST_EV_KEY_PRESS || e.type == ST_EV_KEY_RELEASE)
+				ids[0] = &e.u.key.text;
+			else if (e.type == ST_EV_FOCUS)
+				ids[0] = &e.u.focus.app, ids[1] = &e.u.focus.cls,
+				ids[2] = &e.u.focus.title;
+			for (int k = 0; rc == 0 && k < 3 && ids[k]; k++) {
+				size_t len;
+				const char *str = st_events_str(&tail, *ids[k], &len);
+				rc = st_events_intern(&r->open, str, len, ids[k], err);
+			}
+			e.t = ticks_of(r, w);
+			if (rc == 0)
+				rc = push(r, &e, err);
+		}
 	}
-	r->held_seq = p.seq;
+	st_events_fini(&tail);
+	if (rc < 0)
+		return rc;
+	if (!r->held.len)
+		return 0;
 	rc = put_held(r, err);
 	if (rc == ST_E_SPOOL_FULL) {
 		/* keep the sealed bytes and stop recording: nothing is dropped */
@@ -381,9 +461,9 @@ int st_recorder_event(struct st_recorder *r, const struct st_cap_event *ev,
 	uint64_t w = src_to_wall(r, ev->t_ns);
 	/* time cut, judged on the events' own clock */
 	if (r->open_started && w >= r->open.anchor_ns + r->cfg.segment_ns &&
-	    (rc = seal_open(r, err)) < 0)
+	    (rc = seal_open(r, true, err)) < 0)
 		return rc;
-	if (r->open.n >= r->cfg.max_events && (rc = seal_open(r, err)) < 0)
+	if (r->open.n >= r->cfg.max_events && (rc = seal_open(r, true, err)) < 0)
 		return rc;
 	if (r->state != ST_REC_RECORDING)
 		return 0; /* the cut found the spool full */
@@ -488,7 +568,7 @@ int st_recorder_tick(struct st_recorder *r, struct st_error *err)
 			return rc;
 	}
 	if (r->open_started && now >= r->open_mono + r->cfg.segment_ns)
-		return seal_open(r, err);
+		return seal_open(r, true, err);
 	return 0;
 }
 
@@ -498,7 +578,7 @@ int st_recorder_cut(struct st_recorder *r, struct st_error *err)
 	if (r->pending && r->state == ST_REC_RECORDING)
 		rc = flush_pending(r, UINT64_MAX, err);
 	if (rc == 0 && !r->st.blocked)
-		rc = seal_open(r, err);
+		rc = seal_open(r, false, err);
 	if (rc == 0 && r->st.blocked)
 		rc = st_fail(err, ST_E_SPOOL_FULL,
 			     "the spool is full: recording is stopped until "
@@ -543,7 +623,7 @@ static int halt(struct st_recorder *r, enum st_rec_state to, uint16_t reason,
 							       : ST_SESSION_GAP,
 					reason, err);
 		if (rc == 0)
-			rc = seal_open(r, err);
+			rc = seal_open(r, false, err);
 	}
 	r->pending = false;
 	if (r->state != to || r->reason != reason)
@@ -666,7 +746,7 @@ int st_recorder_close(struct st_recorder *r, struct st_error *err)
 			rc = marker_now(r, ST_SESSION_END, 0, err);
 	}
 	if (rc == 0 && !r->st.blocked)
-		rc = seal_open(r, err);
+		rc = seal_open(r, false, err);
 	if (rc == 0 && r->st.blocked)
 		rc = st_fail(err, ST_E_SPOOL_FULL,
 			     "1 sealed segment (sequence %llu) could not be "

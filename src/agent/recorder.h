@@ -25,10 +25,15 @@ enum st_rec_state {
 	ST_REC_STOPPED = 3, /* cannot record: spool full, no lease, ... */
 };
 
-/* Rewrites the open segment before it is sealed (the privacy filter).
- * final: the segment is about to be sealed now. */
+/* Rewrites the open segment just before it is sealed (the privacy filter).
+ * With carry_from given (a cut by time or size), the filter may name the
+ * first event of a line still being typed: events from there move into the
+ * next segment. With carry_from NULL (pause, flush, stop) it judges
+ * everything now. *level receives the segment's level (1-3; 0: let the
+ * recorder decide). */
 typedef int (*st_recorder_filter_fn)(void *ctx, struct st_events *open,
-				     bool final, struct st_error *err);
+				     size_t *carry_from, uint8_t *level,
+				     struct st_error *err);
 
 struct st_recorder_cfg {
 	const struct st_clock *clock;
