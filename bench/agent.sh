@@ -27,9 +27,10 @@ PIDS+=($!)
 sleep 1
 
 "$B/tests/st-testkit" keygen "$T"
-hash=$(sha256sum tests/data/notice-dev.txt | cut -d' ' -f1)
+"$B/src/server/sealtrace" policy notice policies/default.json >"$T/notice.txt"
+hash=$(sha256sum "$T/notice.txt" | cut -d' ' -f1)
 "$B/src/agent/sealtrace-agent" enroll --local --state-dir "$T/a" \
-	--policy tests/data/policy-dev.json --notice tests/data/notice-dev.txt \
+	--policy policies/default.json --notice "$T/notice.txt" \
 	--recipient "$T/person.pub" --accept-notice "$hash" >/dev/null
 SEALTRACE_AGENT_SOCKET=$T/a.sock "$B/src/agent/sealtrace-agent" run --dev \
 	--state-dir "$T/a" --backend x11 2>"$T/agent.log" &

@@ -29,9 +29,10 @@ for _ in $(seq 1 200); do W=$(xdotool search --class DemoTerm 2>/dev/null | head
 
 echo "== enroll (development mode) and accept the notice"
 "$KIT" keygen "$T"
-hash=$(sha256sum tests/data/notice-dev.txt | cut -d' ' -f1)
-"$AGENT" enroll --local --state-dir "$T/agent" --policy tests/data/policy-dev.json \
-	--notice tests/data/notice-dev.txt --recipient "$T/person.pub" \
+"$B/src/server/sealtrace" policy notice policies/default.json >"$T/notice.txt"
+hash=$(sha256sum "$T/notice.txt" | cut -d' ' -f1)
+"$AGENT" enroll --local --state-dir "$T/agent" --policy policies/default.json \
+	--notice "$T/notice.txt" --recipient "$T/person.pub" \
 	--accept-notice "$hash" | tail -2
 export SEALTRACE_AGENT_SOCKET=$T/agent.sock
 "$AGENT" run --dev --state-dir "$T/agent" --backend x11 2>"$T/agent.log" &

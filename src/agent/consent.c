@@ -84,28 +84,23 @@ static int unhex(uint8_t *out, size_t n, const char *s)
 		       : -1;
 }
 
-int st_policy_capture_kinds(const char *text, size_t len,
-			    struct st_capture_kinds *k, struct st_error *err)
+int st_agent_policy(const char *json, size_t len, struct st_policy *p,
+		    struct st_capture_kinds *k, struct st_error *err)
 {
 	memset(k, 0, sizeof *k);
-	json_error_t je;
-	json_t *o = json_loadb(text, len, 0, &je);
-	if (!o)
-		return st_fail(err, ST_E_JSON, "policy: line %d: %s", je.line,
-			       je.text);
-	json_t *c = json_object_get(o, "capture");
-	int rc = 0;
-	if (c && !json_is_object(c)) {
-		rc = st_fail(err, ST_E_JSON, "policy: \"capture\" must be an object");
-	} else if (c) {
-		k->pointer = json_is_true(json_object_get(c, "pointer"));
-		k->keys = json_is_true(json_object_get(c, "keys"));
-		k->text = k->keys && json_is_true(json_object_get(c, "text"));
-		k->titles = json_is_true(json_object_get(c, "titles"));
-		k->apps = json_is_true(json_object_get(c, "apps"));
+	int rc = st_policy_parse(json, len, p, NULL, err);
+	if (rc < 0) {
+		st_error_prefix(err, "policy refused (see 'sealtrace policy check'): ");
+		return rc;
 	}
-	json_decref(o);
-	return rc;
+	struct st_policy_capture c;
+	st_policy_capture_get(p, &c);
+	k->pointer = c.pointer;
+	k->keys = c.keys;
+	k->text = c.keys && c.text;
+	k->titles = c.titles;
+	k->apps = c.apps;
+	return 0;
 }
 
 int st_enroll_local(const struct st_agent_paths *p, const char *policy_file,
@@ -124,7 +119,25 @@ int st_enroll_local(const struct st_agent_paths *p, const char *policy_file,
 			      false, err)) < 0)
 		goto out;
 	struct st_capture_kinds k;
-	if ((rc = st_policy_capture_kinds((char *)policy.p, policy.len, &k, err)) < 0)
+	struct st_policy pol;
+	st_policy_init(&pol);
+	rc = st_agent_policy((char *)policy.p, policy.len, &pol, &k, err);
+	if (rc == 0) {
+		/* notice = policy: the notice shown must be the one the policy
+		 * renders, byte for byte */
+		struct st_buf want;
+		st_buf_init(&want, false);
+		rc = st_policy_notice(&pol, &want, err);
+		if (rc == 0 && (want.len != notice.len ||
+				memcmp(want.p, notice.p, want.len) != 0))
+			rc = st_fail(err, ST_E_CONSENT,
+				     "%s is not the notice %s renders; make it "
+				     "with 'sealtrace policy notice %s'",
+				     notice_file, policy_file, policy_file);
+		st_buf_fini(&want);
+	}
+	st_policy_fini(&pol);
+	if (rc < 0)
 		goto out;
 	if ((rc = st_dir_private(p->dir, err)) < 0)
 		goto out;
@@ -277,6 +290,7 @@ int st_identity_load(const struct st_agent_paths *p,
 	struct st_buf notice, policy;
 	int rc;
 	memset(id, 0, sizeof *id);
+	st_policy_init(&id->policy);
 	st_buf_init(&notice, false);
 	st_buf_init(&policy, false);
 	if ((rc = st_dir_private(p->dir, err)) < 0)
@@ -333,8 +347,8 @@ int st_identity_load(const struct st_agent_paths *p,
 	}
 	const char *mode = json_string_value(json_object_get(ident, "mode"));
 	id->dev = mode && !strcmp(mode, "dev");
-	if ((rc = st_policy_capture_kinds((char *)policy.p, policy.len, &id->kinds,
-					  err)) < 0)
+	if ((rc = st_agent_policy((char *)policy.p, policy.len, &id->policy,
+				  &id->kinds, err)) < 0)
 		goto out;
 	st_agent_path(p, "recipient.pub", path);
 	if ((rc = st_key_read(path, ST_KEY_PERSON_PUBLIC, id->person_pk, 32, false,
@@ -364,6 +378,7 @@ out:
 
 void st_identity_fini(struct st_agent_identity *id)
 {
+	st_policy_fini(&id->policy);
 	st_secret_free(id->device_sk);
 	id->device_sk = NULL;
 }

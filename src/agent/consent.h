@@ -11,6 +11,7 @@
 
 #include "agent/capture.h"
 #include "core/err.h"
+#include "core/policy.h"
 #include "core/seal.h"
 
 #define ST_PATH_MAX 1024
@@ -59,14 +60,15 @@ struct st_agent_identity {
 	uint8_t *device_sk; /* st_secret_new'ed, freed by st_identity_fini */
 	bool dev;           /* enrolled with --local */
 	struct st_capture_kinds kinds;
+	struct st_policy policy; /* checked; configures capture and filter */
 };
 int st_identity_load(const struct st_agent_paths *p,
 		     struct st_agent_identity *id, struct st_error *err);
 void st_identity_fini(struct st_agent_identity *id);
 
-/* The capture kinds a policy lists ("capture": {"pointer": true, ...});
- * anything not listed as true is off. */
-int st_policy_capture_kinds(const char *json, size_t len,
-			    struct st_capture_kinds *k, struct st_error *err);
+/* Parses and checks a policy and gives the capture kinds it lists; anything
+ * not listed as true is off, and a policy that fails the check refuses all. */
+int st_agent_policy(const char *json, size_t len, struct st_policy *p,
+		    struct st_capture_kinds *k, struct st_error *err);
 
 #endif

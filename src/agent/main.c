@@ -29,6 +29,7 @@ static const char usage[] =
 	"  run --dev [--backend x11|eventfile] [--display D] [--eventfile FILE]\n"
 	"      [--speed X] [--exit-at-end] [--segment-seconds N]\n"
 	"      [--idle-seconds N] [--motion-hz N] [--spool-max BYTES]\n"
+	"      [--data-dir DIR]    (the filter's category lists: DIR/filter)\n"
 	"                      records until stopped (SIGTERM/SIGINT)\n"
 	"  status              state, since when, why, what waits in the spool\n"
 	"  pause [DURATION]    pause now (30s, 10m, 2h, 1d; default: until resume)\n"
@@ -48,7 +49,7 @@ static const char usage[] =
 enum {
 	O_STATE = 1000, O_SOCKET, O_LOCAL, O_POLICY, O_NOTICE, O_RECIPIENT,
 	O_ACCEPT, O_DEV, O_BACKEND, O_DISPLAY, O_EVENTFILE, O_SPEED, O_END,
-	O_SEGSEC, O_IDLESEC, O_HZ, O_SPOOLMAX,
+	O_SEGSEC, O_IDLESEC, O_HZ, O_SPOOLMAX, O_DATADIR,
 };
 
 static const struct option opts[] = {
@@ -69,13 +70,14 @@ static const struct option opts[] = {
 	{"idle-seconds", required_argument, 0, O_IDLESEC},
 	{"motion-hz", required_argument, 0, O_HZ},
 	{"spool-max", required_argument, 0, O_SPOOLMAX},
+	{"data-dir", required_argument, 0, O_DATADIR},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0},
 };
 
 struct args {
 	const char *state_dir, *socket, *policy, *notice, *recipient, *accept;
-	const char *backend, *display, *eventfile;
+	const char *backend, *display, *eventfile, *data_dir;
 	bool local, dev, exit_at_end;
 	double speed;
 	double segment_s, idle_s;
@@ -150,6 +152,7 @@ int main(int argc, char **argv)
 		case O_BACKEND: a.backend = optarg; break;
 		case O_DISPLAY: a.display = optarg; break;
 		case O_EVENTFILE: a.eventfile = optarg; break;
+		case O_DATADIR: a.data_dir = optarg; break;
 		case O_END: a.exit_at_end = true; break;
 		case O_SPEED:
 			if (parse_num("--speed", optarg, 0, 1e6, &a.speed))
@@ -237,6 +240,7 @@ int main(int argc, char **argv)
 			.motion_hz = (uint32_t)a.hz,
 			.spool_max = a.spool_max,
 			.dev = a.dev,
+			.data_dir = a.data_dir,
 			.log = stderr,
 		};
 		if (st_agent_run(&rc, &e) < 0)

@@ -57,6 +57,8 @@ struct st_recorder {
 
 static void queue_marker(struct st_recorder *r, uint8_t marker,
 			 uint16_t reason);
+static int marker_now(struct st_recorder *r, uint8_t marker, uint16_t reason,
+		      struct st_error *err);
 
 static uint64_t mono(const struct st_recorder *r)
 {
@@ -353,6 +355,11 @@ static int seal_open(struct st_recorder *r, bool allow_carry,
 		r->state = ST_REC_STOPPED;
 		r->reason = ST_REASON_SPOOL_FULL;
 		r->since_wall = wall(r);
+		/* a carried line already opened the next segment, and it stays
+		 * open through the stop: the gap goes in it, after the line */
+		if (r->open_started)
+			return marker_now(r, ST_SESSION_GAP,
+					  ST_REASON_SPOOL_FULL, err);
 		queue_marker(r, ST_SESSION_GAP, ST_REASON_SPOOL_FULL);
 		return 0; /* a state, not a failure: status shows it */
 	}
@@ -465,8 +472,13 @@ int st_recorder_event(struct st_recorder *r, const struct st_cap_event *ev,
 		return rc;
 	if (r->open.n >= r->cfg.max_events && (rc = seal_open(r, true, err)) < 0)
 		return rc;
-	if (r->state != ST_REC_RECORDING)
-		return 0; /* the cut found the spool full */
+	if (r->state != ST_REC_RECORDING) {
+		/* the cut found the spool full: this event is not recorded, so
+		 * it counts as dropped, not as accepted */
+		r->st.events_in--;
+		r->st.events_dropped++;
+		return 0;
+	}
 	bool opened_now = !r->open_started;
 	if ((rc = ensure_open(r, w, err)) < 0)
 		return rc;
@@ -697,13 +709,35 @@ int st_recorder_forget(struct st_recorder *r, uint64_t since_ns,
 		if (r->pending && src_to_wall(r, r->pend.t_ns) >= since_ns)
 			r->pending = false;
 	}
+	uint32_t since_min = (uint32_t)(since_ns / 60000000000ull);
+	/* a sealed segment waiting for spool room is unsent recording too:
+	 * once spooled it would be uploaded with the forgotten minutes */
+	if (r->st.blocked) {
+		struct st_segment_header h;
+		if (st_segment_parse_header(r->held.p, r->held.len, &h, NULL) < 0 ||
+		    h.t_end_min > since_min) {
+			st_buf_reset(&r->held);
+			r->st.blocked = false;
+			(*removed)++;
+			if (r->state == ST_REC_STOPPED &&
+			    r->reason == ST_REASON_SPOOL_FULL) {
+				/* nothing waits any more: record again; the
+				 * queued spool-full gap marks the stop */
+				r->state = ST_REC_RECORDING;
+				r->reason = 0;
+				r->since_wall = wall(r);
+				r->have_emit = false;
+				r->idle = false;
+				r->last_input_mono = mono(r);
+			}
+		}
+	}
 	/* spooled segments whose minutes reach since_ns (whole minutes: when
 	 * in doubt, delete) */
 	uint64_t *seqs = NULL;
 	size_t n = 0;
 	if ((rc = st_spool_list(r->cfg.spool, &seqs, &n, err)) < 0)
 		return rc;
-	uint32_t since_min = (uint32_t)(since_ns / 60000000000ull);
 	for (size_t i = 0; i < n; i++) {
 		struct st_buf b;
 		struct st_segment_header h;

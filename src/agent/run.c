@@ -21,6 +21,11 @@
 #include "agent/spool.h"
 #include "core/clock.h"
 #include "core/file.h"
+#include "filter/filter.h"
+
+#ifndef ST_DATADIR
+#define ST_DATADIR "/usr/share/sealtrace"
+#endif
 
 #define STATE_REFRESH_NS 2000000000ull /* state file at least this often */
 #define CONTROL_READ_MS 1000           /* a client must send its line by then */
@@ -31,6 +36,8 @@ struct agent {
 	struct st_spool *spool;
 	struct st_recorder *rec;
 	struct st_capture *cap;
+	struct st_detector *det;
+	struct st_filter *filter;
 	bool person_paused;
 	uint64_t pause_until_mono; /* 0 = until resume */
 	uint64_t state_written_mono;
@@ -250,6 +257,45 @@ static int socket_dir(const struct st_run_cfg *cfg, struct st_error *err)
 	return 0;
 }
 
+static int filter_cb(void *ctx, struct st_events *open, size_t *carry_from,
+		     uint8_t *level, struct st_error *err)
+{
+	return st_filter_apply(ctx, open, true, carry_from, level, err);
+}
+
+/* The on-device filter, configured from the accepted policy. */
+static int make_filter(struct agent *a, struct st_error *err)
+{
+	const struct st_policy *p = &a->id.policy;
+	char dir[ST_PATH_MAX];
+	snprintf(dir, sizeof dir, "%s",
+		 a->cfg->data_dir ? a->cfg->data_dir : ST_DATADIR "/filter");
+	int rc = st_detector_new(dir, &a->det, err);
+	if (rc < 0)
+		return rc;
+	struct st_filter_title_rule rules[ST_FILTER_TITLE_RULES_MAX];
+	size_t nr = p->n_title_rules < ST_FILTER_TITLE_RULES_MAX
+			    ? p->n_title_rules
+			    : ST_FILTER_TITLE_RULES_MAX;
+	for (size_t i = 0; i < nr; i++) {
+		rules[i].match = p->title_rules[i].match;
+		rules[i].replace = p->title_rules[i].replace;
+	}
+	struct st_filter_cfg fc = {
+		.include = (const char *const *)p->include.v,
+		.n_include = p->include.n,
+		.exclude = (const char *const *)p->exclude.v,
+		.n_exclude = p->exclude.n,
+		.private_chat = (const char *const *)p->private_chat.v,
+		.n_private_chat = p->private_chat.n,
+		.title_rules = rules,
+		.n_title_rules = nr,
+		.keep_level = (uint8_t)p->keep_level,
+		.key_coarsen_ms = (uint32_t)p->key_coarsen_ms,
+	};
+	return st_filter_new(&fc, a->det, &a->filter, err);
+}
+
 int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
 {
 	struct agent a;
@@ -299,6 +345,10 @@ int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
 	memcpy(rcfg.seal.person_id, a.id.person_id, 16);
 	memcpy(rcfg.seal.notice_hash, a.id.notice_hash, 32);
 	rcfg.seal.lease_seq = 0; /* development mode: no lease */
+	if ((rc = make_filter(&a, err)) < 0)
+		goto out;
+	rcfg.filter = filter_cb;
+	rcfg.filter_ctx = a.filter;
 	if ((rc = st_recorder_new(&rcfg, &a.rec, err)) < 0)
 		goto out;
 	if (crashed)
@@ -427,6 +477,8 @@ out:
 	if (a.rec)
 		st_recorder_free(a.rec);
 	st_capture_free(a.cap);
+	st_filter_free(a.filter);
+	st_detector_free(a.det);
 	if (a.spool)
 		st_spool_close(a.spool);
 	st_identity_fini(&a.id);

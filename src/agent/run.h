@@ -21,6 +21,7 @@ struct st_run_cfg {
 	uint32_t motion_hz;
 	uint64_t spool_max;
 	bool dev;              /* --dev given */
+	const char *data_dir;  /* filter data (category lists); NULL = built in */
 	FILE *log;             /* states and counts only */
 };
 

@@ -35,6 +35,8 @@ static const char *const own_names[] = {
 	[-(ST_E_PROTO - ST_E_OWN_BASE)] = "malformed control message",
 	[-(ST_E_EXISTS - ST_E_OWN_BASE)] = "already exists",
 	[-(ST_E_NOT_FOUND - ST_E_OWN_BASE)] = "not found",
+	[-(ST_E_POLICY - ST_E_OWN_BASE)] = "policy fails its check",
+	[-(ST_E_BROAD_GRANT - ST_E_OWN_BASE)] = "broad grant: a group, a role or everyone",
 };
 
 const char *st_strerror(int code)

@@ -47,7 +47,9 @@ enum st_err {
 	ST_E_PROTO = -40025,     /* control message malformed */
 	ST_E_EXISTS = -40026,    /* object already present */
 	ST_E_NOT_FOUND = -40027, /* object absent */
-	ST_E_OWN_LAST = -40027,
+	ST_E_POLICY = -40028,    /* collection policy fails its check */
+	ST_E_BROAD_GRANT = -40029, /* policy names a group, a role or everyone */
+	ST_E_OWN_LAST = -40029,
 };
 
 /* Message capacity: long enough for a path, a position and advice. */

@@ -13,8 +13,16 @@ A=$T/agent
 # 1. consent gate: no acceptance, no recording
 mkdir -p "$T/keys"
 "$KIT" keygen "$T/keys"
-out=$("$AGENT" enroll --local --state-dir "$A" --policy "$SRC/tests/data/policy-dev.json" \
-	--notice "$SRC/tests/data/notice-dev.txt" --recipient "$T/keys/person.pub" \
+POL=$SRC/policies/default.json
+notice_of "$POL"
+cp "$T/notice.txt" "$T/notice-shown.txt"
+printf 'a notice that is not the policy\n' >"$T/other-notice.txt"
+out=$("$AGENT" enroll --local --state-dir "$T/other" --policy "$POL" \
+	--notice "$T/other-notice.txt" --recipient "$T/keys/person.pub" </dev/null 2>&1)
+check "a notice that the policy does not render is refused (notice = policy)" \
+	sh -c "echo \"\$1\" | grep -q 'is not the notice'" _ "$out"
+out=$("$AGENT" enroll --local --state-dir "$A" --policy "$POL" \
+	--notice "$T/notice-shown.txt" --recipient "$T/keys/person.pub" \
 	--accept-notice 0000 </dev/null 2>&1)
 check "a wrong notice hash is refused" test $? -ne 0
 echo "$out" | grep -q "does not match" || diag "$out"
@@ -25,11 +33,11 @@ check "run refuses without an accepted notice, saying how to get one" \
 out=$("$AGENT" accept --state-dir "$A" </dev/null 2>&1)
 check "accept without a terminal or a hash records nothing" \
 	sh -c "echo \"\$1\" | grep -q 'needs the person at a terminal' && [ ! -e '$A/consent.json' ]" _ "$out"
-hash=$(sha256sum "$SRC/tests/data/notice-dev.txt" | cut -d' ' -f1)
+hash=$(sha256sum "$T/notice-shown.txt" | cut -d' ' -f1)
 "$AGENT" accept --state-dir "$A" --accept-notice "$hash" >"$T/accept.out" 2>&1
 check "accept with the shown notice's hash records acceptance" test -s "$A/consent.json"
 check "the notice shown is exactly the notice bytes" \
-	sh -c "head -c $(wc -c <"$SRC/tests/data/notice-dev.txt") '$T/accept.out' | cmp -s - '$SRC/tests/data/notice-dev.txt'"
+	sh -c "head -c $(wc -c <"$T/notice-shown.txt") '$T/accept.out' | cmp -s - '$T/notice-shown.txt'"
 out=$("$AGENT" run --state-dir "$A" --backend x11 2>&1)
 check "a development enrollment runs only with --dev" \
 	sh -c "echo \"\$1\" | grep -q 'not under any organisation'" _ "$out"
@@ -141,7 +149,7 @@ diag "$before segments were in the spool at the kill"
 B=$T/small
 enroll "$B" || not_ok "enroll second agent"
 start_agent "$B" --backend x11 --segment-seconds 0.3 --spool-max 4096 || not_ok "agent with a small spool"
-for i in $(seq 1 12); do xdotool type --delay 2 "filling the spool line $i with text "; sleep 0.35; done
+for i in $(seq 1 12); do xdotool type --delay 2 "filling the spool line $i with text"; xdotool key Return; sleep 0.35; done
 sleep 0.5
 ctl "$B" status >"$T/full.out"
 check "a full spool stops recording and says so" grep -q '"state":"stopped".*spool full' "$T/full.out"

@@ -7,6 +7,7 @@ set -uo pipefail
 : "${SRC:?SRC must name the source folder}"
 AGENT=$BUILD/src/agent/sealtrace-agent
 KIT=$BUILD/tests/st-testkit
+SEALTRACE=$BUILD/src/server/sealtrace
 T=$(mktemp -d /tmp/st-it.XXXXXX)
 chmod 700 "$T"
 NTEST=0
@@ -85,16 +86,22 @@ xterm_win() {
 	echo "$w"
 }
 
-# enroll DIR: person key in $T/keys, agent folder DIR, accepted by hash
+# notice_of POLICY: the notice the policy renders, into $T/notice.txt
+notice_of() {
+	"$SEALTRACE" policy notice "$1" >"$T/notice.txt"
+}
+
+# enroll DIR: person key in $T/keys, agent folder DIR, the default policy
+# (or $POLICY) and the notice it renders, accepted by the notice's hash
 enroll() {
-	local dir=$1
+	local dir=$1 pol=${POLICY:-$SRC/policies/default.json}
 	mkdir -p "$T/keys"
 	[ -f "$T/keys/person.key" ] || "$KIT" keygen "$T/keys"
+	notice_of "$pol" || return 1
 	local hash
-	hash=$(sha256sum "$SRC/tests/data/notice-dev.txt" | cut -d' ' -f1)
-	"$AGENT" enroll --local --state-dir "$dir" \
-		--policy "${POLICY:-$SRC/tests/data/policy-dev.json}" \
-		--notice "$SRC/tests/data/notice-dev.txt" \
+	hash=$(sha256sum "$T/notice.txt" | cut -d' ' -f1)
+	"$AGENT" enroll --local --state-dir "$dir" --policy "$pol" \
+		--notice "$T/notice.txt" \
 		--recipient "$T/keys/person.pub" --accept-notice "$hash" >"$T/enroll.log" 2>&1
 }
 

@@ -16,7 +16,7 @@ xdotool windowactivate --sync "$W1" 2>/dev/null; sleep 0.3
 
 # 1. a known sentence: exactly its characters, in order, and key codes that
 #    the keymap maps to those characters
-SENT='The quick brown fox jumps over 13 lazy dogs; email me@example.org!'
+SENT='The quick brown fox jumps over 13 lazy dogs; then (a, b) = [c] + {d}!'
 xdotool type --delay 12 "$SENT"
 sleep 0.3
 ctl "$A" flush >/dev/null
