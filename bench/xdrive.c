@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 		 * 1 click half (press or release) */
 		unsigned k = phase++ % 10;
 		if (k < 4) {
-			uint8_t code = letters[li % sizeof letters];
+			/* a Return every 40 keys ends the line, as typing does */
+			uint8_t code = li % 40 == 39 ? 36 : letters[li % sizeof letters];
 			xcb_test_fake_input(c, (k % 2) ? XCB_KEY_RELEASE : XCB_KEY_PRESS,
 					    code, XCB_CURRENT_TIME, root, 0, 0, 0);
 			if (k % 2)

@@ -24,11 +24,11 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 build=$root/build-fuzz
 work=$build/fuzz-work
-targets="body open event_json eventfile control"
-ntargets=5
+targets="body open event_json eventfile control policy filter"
+ntargets=7
 rss_mb=2048
 min_total=${FUZZ_CI_MIN_TOTAL:-60}
-seconds=${FUZZ_SECONDS:-20}
+seconds=${FUZZ_SECONDS:-15}
 timeout=${FUZZ_TIMEOUT:-10}
 
 for v in "FUZZ_SECONDS=$seconds" "FUZZ_TIMEOUT=$timeout" \

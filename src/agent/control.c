@@ -217,7 +217,17 @@ int st_control_listen(const char *path, int *out, struct st_error *err)
 	}
 	if (probe >= 0)
 		close(probe);
-	unlink(path);
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return st_fail(err, ST_E_EXISTS,
+				       "%s exists and is not a socket; move it "
+				       "away or pass another --socket",
+				       path);
+		}
+		unlink(path); /* a stale socket left by a crash */
+	}
 	mode_t old = umask(0177);
 	int b = bind(fd, (struct sockaddr *)&a, sizeof a);
 	umask(old);

@@ -44,8 +44,8 @@ int st_control_call(const char *path, const struct st_control_req *req,
 		    char *reply, size_t cap, int timeout_ms,
 		    struct st_error *err);
 
-/* Server side: a listening socket at path (0600, in a 0700 folder it
- * creates). Removes a stale socket left by a crash. */
+/* Server side: a listening socket at path (0600; the caller makes its
+ * folder). Replaces a stale socket left by a crash, never another file. */
 int st_control_listen(const char *path, int *fd, struct st_error *err);
 
 #endif

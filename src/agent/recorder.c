@@ -292,9 +292,11 @@ static int seal_open(struct st_recorder *r, bool allow_carry,
 	if (r->cfg.filter &&
 	    (rc = r->cfg.filter(r->cfg.filter_ctx, &r->open,
 				allow_carry ? &carry : NULL, &level, err)) < 0) {
-		/* fail closed: nothing unfiltered is sealed */
+		/* fail closed: nothing unfiltered is sealed, and the hole is
+		 * visible at the start of the next segment */
 		st_events_clear(&r->open);
 		r->open_started = false;
+		queue_marker(r, ST_SESSION_GAP, ST_REASON_LEVEL4);
 		return rc;
 	}
 	struct st_events tail;
@@ -610,6 +612,11 @@ static uint64_t now_wall(struct st_recorder *r)
 static int marker_now(struct st_recorder *r, uint8_t marker, uint16_t reason,
 		      struct st_error *err)
 {
+	if (r->cfg.wall_times && !r->mapped) {
+		/* replayed times: no "now" before the first event */
+		queue_marker(r, marker, reason);
+		return 0;
+	}
 	uint64_t w = now_wall(r);
 	int rc = ensure_open(r, w, err);
 	if (rc < 0)

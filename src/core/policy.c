@@ -78,17 +78,32 @@ static const char *quote(char out[QUOTE_MAX + 4], const char *s)
 	return out;
 }
 
-/* parent.key or parent[i]; "$" is the document itself. */
+static bool plain_key(const char *k)
+{
+	if (!*k)
+		return false;
+	for (; *k; k++)
+		if (!isalnum((unsigned char)*k) && *k != '_' && *k != '-')
+			return false;
+	return true;
+}
+
+/* parent.key or parent[i]; "$" is the document itself. A key that is
+ * empty or holds other characters is written parent["key"], so a path
+ * always names one place. */
 static void path_key(char out[ST_POLICY_PATH_MAX], const char *parent,
 		     const char *key)
 {
 	char q[QUOTE_MAX + 4];
+	bool top = !strcmp(parent, "$");
 	int n;
-	if (!strcmp(parent, "$"))
-		n = snprintf(out, ST_POLICY_PATH_MAX, "%s", quote(q, key));
+	if (!plain_key(key))
+		n = snprintf(out, ST_POLICY_PATH_MAX, "%s[\"%s\"]",
+			     top ? "$" : parent, quote(q, key));
+	else if (top)
+		n = snprintf(out, ST_POLICY_PATH_MAX, "%s", key);
 	else
-		n = snprintf(out, ST_POLICY_PATH_MAX, "%s.%s", parent,
-			     quote(q, key));
+		n = snprintf(out, ST_POLICY_PATH_MAX, "%s.%s", parent, key);
 	if (n < 0 || n >= ST_POLICY_PATH_MAX)
 		out[ST_POLICY_PATH_MAX - 1] = 0;
 }
@@ -180,6 +195,30 @@ static bool want_int(struct ctx *c, const json_t *v, const char *path,
 	return true;
 }
 
+/* Offset of the first C1 control (U+0080..U+009F), line or paragraph
+ * separator (U+2028, U+2029) or text-direction control (U+061C, U+200E,
+ * U+200F, U+202A..U+202E, U+2066..U+2069) in the UTF-8 s[0..n), or -1.
+ * These would let a policy reorder or hide words of the notice people
+ * read, while its bytes (and hash) stay what was checked. */
+static long invisible_at(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (u[i] == 0xc2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
+			return (long)i;
+		if (u[i] == 0xd8 && u[i + 1] == 0x9c)
+			return (long)i;
+		if (u[i] != 0xe2 || i + 2 >= n)
+			continue;
+		unsigned b = u[i + 1], x = u[i + 2];
+		if ((b == 0x80 && (x == 0x8e || x == 0x8f ||
+				   (x >= 0xa8 && x <= 0xae))) ||
+		    (b == 0x81 && x >= 0xa6 && x <= 0xa9))
+			return (long)i;
+	}
+	return -1;
+}
+
 /* A string that will be shown in the notice or matched: no control
  * characters (they could rewrite the notice on a terminal), at most max
  * bytes, and not empty unless allow_empty. */
@@ -211,6 +250,14 @@ static bool want_text(struct ctx *c, const json_t *v, const char *path,
 				i, what);
 			return false;
 		}
+	long at = invisible_at(s, n);
+	if (at >= 0) {
+		problem(c, ST_E_POLICY, path,
+			"contains a line-separator or text-direction character "
+			"(byte %ld); write %s on one line, in plain characters",
+			at, what);
+		return false;
+	}
 	return true;
 }
 
@@ -329,8 +376,17 @@ static const char *const broad_words[] = {
 	"ops", "support", "owners", "readers", "reviewers", "analysts",
 	"engineers", "engineering", "committee", "board", "office", "desk",
 	"security", "privacy", "legal", "finance", "sales", "marketing",
-	"contractors", "interns", "default", "nobody", "noreply", "no-reply",
+	"contractors", "interns", "default", "nobody", "noreply", 
 	NULL,
+};
+
+/* Words run together with another ("allstaff", "allhands",
+ * "everyone2024"): found anywhere in the local part, because the word
+ * lookup cannot see them. None occurs inside a person's name. */
+static const char *const broad_runs[] = {
+	"everyone", "everybody", "anyone", "anybody", "allstaff", "allhands",
+	"allemployee", "allusers", "allpeople", "allcompany", "wholecompany",
+	"employees", NULL,
 };
 
 /* Domain labels that host mailing lists rather than mailboxes. */
@@ -355,7 +411,11 @@ static bool has_word(const char *s, size_t n, const char *seps,
 		size_t j = i;
 		while (j < n && !strchr(seps, s[j]))
 			j++;
-		if (j > i && is_word_in(s + i, j - i, set))
+		/* "admins2", "everyone1": a number does not make a person */
+		size_t w = j - i;
+		while (w > 1 && isdigit((unsigned char)s[i + w - 1]))
+			w--;
+		if (j > i && is_word_in(s + i, w, set))
 			return true;
 		i = j + 1;
 	}
@@ -389,6 +449,11 @@ bool st_policy_reader_is_broad(const char *name)
 	size_t local = at ? (size_t)(at - low) : n;
 	if (has_word(low, local, "-_.+ \t", broad_words))
 		return true;
+	for (size_t i = 0; broad_runs[i]; i++) {
+		const char *f = strstr(low, broad_runs[i]);
+		if (f && (size_t)(f - low) < local)
+			return true;
+	}
 	if (at && has_word(at + 1, strlen(at + 1), ".", broad_domain_labels))
 		return true;
 	/* a second '@' hides a list behind a mailbox-looking name */
@@ -731,7 +796,9 @@ static void parse_purposes(struct ctx *c, struct st_policy *p, const json_t *a,
 			return;
 		}
 	}
-	qsort(p->purposes, p->n_purposes, sizeof *p->purposes, cmp_purpose);
+	if (p->n_purposes > 1)
+		qsort(p->purposes, p->n_purposes, sizeof *p->purposes,
+		      cmp_purpose);
 }
 
 static void broad_problem(struct ctx *c, const char *path, const char *name)
@@ -779,6 +846,14 @@ static void parse_readers(struct ctx *c, struct st_policy *p, struct seen *s,
 			  const json_t *a, const char *path)
 {
 	static const char *const known[] = {"name", "purposes", NULL};
+	/* "readers": "everyone" or true is the incident written another
+	 * way: it is refused as what it is, not as a mere wrong type */
+	if (json_is_true(a) || (json_is_string(a) &&
+				st_policy_reader_is_broad(json_string_value(a)))) {
+		broad_problem(c, path, json_is_true(a) ? "true"
+						       : json_string_value(a));
+		return;
+	}
 	if (!json_is_array(a)) {
 		want_array(c, a, path, ST_POLICY_READERS_MAX,
 			   "[\"alice@example.com\"]");
@@ -949,7 +1024,8 @@ static void check_reader_purposes(struct ctx *c, struct st_policy *p,
 		}
 		strs_normalise(&rd->purposes);
 	}
-	qsort(p->readers, p->n_readers, sizeof *p->readers, cmp_reader);
+	if (p->n_readers > 1)
+		qsort(p->readers, p->n_readers, sizeof *p->readers, cmp_reader);
 }
 
 static void parse_root(struct ctx *c, struct st_policy *p, const json_t *root)
@@ -1117,7 +1193,7 @@ static json_t *policy_json(const struct st_policy *p)
 	for (size_t i = 0; ok && i < p->n_readers; i++)
 		ok = json_array_append_new(
 			     readers,
-			     json_pack("{s:s, s:o*}", "name", p->readers[i].name,
+			     json_pack("{s:s, s:o}", "name", p->readers[i].name,
 				       "purposes",
 				       strs_json(&p->readers[i].purposes))) == 0;
 	if (!ok) {
@@ -1127,10 +1203,11 @@ static json_t *policy_json(const struct st_policy *p)
 		return NULL;
 	}
 	const struct st_policy_capture *k = &p->capture;
-	/* "o" steals each reference, also when json_pack fails */
+	/* "o" steals each reference, also when json_pack fails, and fails
+	 * on a NULL one: a key is never silently left out */
 	json_t *o = json_pack(
 		"{s:i, s:{s:b, s:b, s:b, s:b, s:b, s:b},"
-		" s:{s:o*, s:o*, s:o*}, s:{s:o}, s:{s:i, s:i}, s:i, s:i,"
+		" s:{s:o, s:o, s:o}, s:{s:o}, s:{s:i, s:i}, s:i, s:i,"
 		" s:{s:i}, s:o, s:o}",
 		"version", p->version, "capture", "pointer", k->pointer, "keys",
 		k->keys, "text", k->text, "titles", k->titles, "apps", k->apps,
@@ -1302,7 +1379,6 @@ static void wrap(struct st_buf *out, const char *first, const char *indent,
 	bool line_empty = true;
 	put(out, first);
 	col = cols(first, strlen(first));
-	size_t start_col = col;
 	size_t indent_cols = cols(indent, strlen(indent));
 	while (i < n) {
 		while (i < n && text[i] == ' ')
@@ -1329,7 +1405,6 @@ static void wrap(struct st_buf *out, const char *first, const char *indent,
 		line_empty = false;
 		i = j;
 	}
-	(void)start_col;
 	put(out, "\n");
 }
 

@@ -86,6 +86,7 @@ static int do_file(const char *path, const uint8_t *sk, const uint8_t *pk,
 				json_integer((json_int_t)(evs.anchor_ns +
 							  evs.ev[i].t * evs.tick_ns)));
 			json_object_set_new(o, "level", json_integer(h.level));
+			json_object_set_new(o, "kinds", json_integer(h.kinds));
 			char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 			puts(s);
 			free(s);
