@@ -51,6 +51,11 @@ int st_capture_fd(struct st_capture *cap)
 	return cap->type->fd ? cap->type->fd(cap) : -1;
 }
 
+int st_capture_fd2(struct st_capture *cap)
+{
+	return cap->type->fd2 ? cap->type->fd2(cap) : -1;
+}
+
 int st_capture_timeout_ms(struct st_capture *cap)
 {
 	return cap->type->timeout_ms ? cap->type->timeout_ms(cap) : -1;

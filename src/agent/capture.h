@@ -62,6 +62,9 @@ struct st_capture_type {
 	 * initialised instance (fields still zero). */
 	/* fd to poll for input, or -1 */
 	int (*fd)(struct st_capture *cap);
+	/* a second fd to poll (x11: the control connection), or -1; NULL
+	 * when the backend has none */
+	int (*fd2)(struct st_capture *cap);
 	/* ms until the backend wants dispatch called without input (-1: none) */
 	int (*timeout_ms)(struct st_capture *cap);
 	/* Handles what is ready. Returns 0, ST_CAPTURE_END when the source has
@@ -92,6 +95,7 @@ int st_capture_new(const struct st_capture_type *type,
 		   struct st_error *err);
 void st_capture_free(struct st_capture *cap);
 int st_capture_fd(struct st_capture *cap);
+int st_capture_fd2(struct st_capture *cap);
 int st_capture_timeout_ms(struct st_capture *cap);
 int st_capture_dispatch(struct st_capture *cap,
 			const struct st_capture_sink *sink,

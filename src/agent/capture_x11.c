@@ -39,6 +39,7 @@
 #define DRAIN_MAX 4096        /* replies handled per dispatch call */
 #define PROP_MAX_WORDS 1024   /* 4 KiB: the title cap */
 #define SERVER_TIME_TRIES 256 /* events read while waiting for our own */
+#define CTRL_ROUNDS_MAX 4     /* focus/screen re-reads per dispatch */
 
 struct x11 {
 	struct st_capture base;
@@ -271,22 +272,20 @@ static void x11_fini(struct st_capture *cap)
 
 static int x11_fd(struct st_capture *cap)
 {
-	/* the data connection carries the input; the control connection is
-	 * drained on every dispatch and has its own wake-ups through
-	 * timeout_ms while it holds queued events */
 	return xcb_get_file_descriptor(((struct x11 *)cap)->data);
+}
+
+static int x11_fd2(struct st_capture *cap)
+{
+	return xcb_get_file_descriptor(((struct x11 *)cap)->ctrl);
 }
 
 static int x11_timeout_ms(struct st_capture *cap)
 {
 	struct x11 *x = (struct x11 *)cap;
-	struct pollfd p = {.fd = xcb_get_file_descriptor(x->ctrl), .events = POLLIN};
-	/* control events (focus, keymap, screen) have no fd of their own in
-	 * the caller's poll set; look at them at least every 50 ms, and at
-	 * once when the socket is readable */
-	if (poll(&p, 1, 0) > 0 || x->need_focus || x->need_screen)
-		return 0;
-	return 50;
+	/* no timer: both connections are polled, and dispatch leaves no
+	 * event queued inside xcb (see x11_dispatch) */
+	return x->need_focus || x->need_screen ? 0 : -1;
 }
 
 /* Reads a property as bytes (at most PROP_MAX_WORDS words). */
@@ -675,18 +674,27 @@ static int x11_dispatch(struct st_capture *cap, const struct st_capture_sink *si
 		if (rc < 0)
 			return rc;
 	}
-	uint64_t now = x->have_time ? (x->epoch + x->last_raw) * 1000000ull : 0;
-	if (x->need_screen) {
-		x->need_screen = false;
-		if ((rc = emit_screens(x, sink, now, err)) < 0)
+	/* Round trips below may pull events into xcb's queue, where no poll
+	 * would see them: drain until none is left (bounded). */
+	for (int round = 0; round < CTRL_ROUNDS_MAX; round++) {
+		uint64_t now = x->have_time ? (x->epoch + x->last_raw) * 1000000ull
+					    : 0;
+		if (x->need_screen) {
+			x->need_screen = false;
+			if ((rc = emit_screens(x, sink, now, err)) < 0)
+				return rc;
+		}
+		if (x->need_focus) {
+			x->need_focus = false;
+			if ((rc = emit_focus(x, sink, now, false, err)) < 0)
+				return rc;
+		}
+		xcb_flush(x->ctrl);
+		if ((rc = ctrl_events(x, sink, err)) < 0)
 			return rc;
+		if (!x->need_focus && !x->need_screen)
+			break;
 	}
-	if (x->need_focus) {
-		x->need_focus = false;
-		if ((rc = emit_focus(x, sink, now, false, err)) < 0)
-			return rc;
-	}
-	xcb_flush(x->ctrl);
 	return 0;
 }
 
@@ -713,6 +721,7 @@ const struct st_capture_type st_capture_x11 = {
 	.tick_ns = 1000000, /* X server time is in milliseconds */
 	.init = x11_init,
 	.fd = x11_fd,
+	.fd2 = x11_fd2,
 	.timeout_ms = x11_timeout_ms,
 	.dispatch = x11_dispatch,
 	.set_paused = x11_set_paused,

@@ -408,11 +408,13 @@ int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
 			if (left < timeout)
 				timeout = left;
 		}
-		struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
+		struct pollfd p[4] = {{.fd = sfd, .events = POLLIN},
 				      {.fd = lfd, .events = POLLIN},
 				      {.fd = a.source_ended ? -1 : st_capture_fd(a.cap),
+				       .events = POLLIN},
+				      {.fd = a.source_ended ? -1 : st_capture_fd2(a.cap),
 				       .events = POLLIN}};
-		int n = poll(p, 3, (int)timeout);
+		int n = poll(p, 4, (int)timeout);
 		if (n < 0 && errno != EINTR) {
 			rc = st_fail(err, st_errno(errno), "poll: %s", strerror(errno));
 			break;

@@ -376,7 +376,7 @@ static const char *const broad_words[] = {
 	"ops", "support", "owners", "readers", "reviewers", "analysts",
 	"engineers", "engineering", "committee", "board", "office", "desk",
 	"security", "privacy", "legal", "finance", "sales", "marketing",
-	"contractors", "interns", "default", "nobody", "noreply", 
+	"contractors", "interns", "default", "nobody", "noreply",
 	NULL,
 };
 

@@ -72,7 +72,7 @@ static int load(const char *file, struct st_policy *p)
 {
 	struct st_buf b;
 	struct st_error e = {0};
-	static struct st_policy_diag diag; /* 40 KB: not on the stack */
+	static struct st_policy_diag diag; /* ~20 KB: not on the stack */
 	st_buf_init(&b, false);
 	st_policy_init(p);
 	int rc = st_file_read(file, ST_POLICY_JSON_MAX, &b, &e);

@@ -38,6 +38,16 @@ hash=$(sha256sum "$T/notice-shown.txt" | cut -d' ' -f1)
 check "accept with the shown notice's hash records acceptance" test -s "$A/consent.json"
 check "the notice shown is exactly the notice bytes" \
 	sh -c "head -c $(wc -c <"$T/notice-shown.txt") '$T/accept.out' | cmp -s - '$T/notice-shown.txt'"
+# the typed phrase, at a real terminal (script gives accept a pty)
+P=$T/phrase
+"$AGENT" enroll --local --state-dir "$P" --policy "$POL" --notice "$T/notice-shown.txt" \
+	--recipient "$T/keys/person.pub" </dev/null >/dev/null 2>&1
+printf 'no thanks\n' | script -qec "'$AGENT' accept --state-dir '$P'" /dev/null >"$T/phrase-no.out" 2>&1
+check "at a terminal, anything but the phrase records nothing" \
+	sh -c "[ ! -e '$P/consent.json' ] && grep -q 'not accepted' '$T/phrase-no.out'"
+printf 'I accept\n' | script -qec "'$AGENT' accept --state-dir '$P'" /dev/null >"$T/phrase.out" 2>&1
+check "at a terminal, typing the phrase records acceptance" \
+	sh -c "grep -q '\"how\": \"phrase\"' '$P/consent.json'"
 out=$("$AGENT" run --state-dir "$A" --backend x11 2>&1)
 check "a development enrollment runs only with --dev" \
 	sh -c "echo \"\$1\" | grep -q 'not under any organisation'" _ "$out"
