@@ -213,7 +213,18 @@ int st_accept(const struct st_agent_paths *p, const char *given_hash, FILE *in,
 		goto out;
 	uint8_t nh[32], ph[32];
 	crypto_hash_sha256(nh, notice.p, notice.len);
-	crypto_hash_sha256(ph, policy.p, policy.len);
+	{
+		/* the policy hash is the canonical form's (DESIGN.md) */
+		struct st_policy pol;
+		struct st_capture_kinds k;
+		st_policy_init(&pol);
+		rc = st_agent_policy((char *)policy.p, policy.len, &pol, &k, err);
+		if (rc == 0)
+			st_policy_hash(&pol, ph);
+		st_policy_fini(&pol);
+		if (rc < 0)
+			goto out;
+	}
 	char nhex[65], phex[65];
 	hex(nhex, nh, 32);
 	hex(phex, ph, 32);
@@ -318,7 +329,6 @@ int st_identity_load(const struct st_agent_paths *p,
 	if ((rc = st_file_read(path, ST_POLICY_MAX, &policy, err)) < 0)
 		goto out;
 	crypto_hash_sha256(id->notice_hash, notice.p, notice.len);
-	crypto_hash_sha256(id->policy_hash, policy.p, policy.len);
 	uint8_t accepted[32];
 	if (unhex(accepted, 32, json_string_value(
 				       json_object_get(consent, "notice_sha256"))) < 0 ||
@@ -350,6 +360,7 @@ int st_identity_load(const struct st_agent_paths *p,
 	if ((rc = st_agent_policy((char *)policy.p, policy.len, &id->policy,
 				  &id->kinds, err)) < 0)
 		goto out;
+	st_policy_hash(&id->policy, id->policy_hash);
 	st_agent_path(p, "recipient.pub", path);
 	if ((rc = st_key_read(path, ST_KEY_PERSON_PUBLIC, id->person_pk, 32, false,
 			      err)) < 0)
