@@ -15,13 +15,8 @@ chmod 700 "$T"
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; sleep 0.3; rm -rf "$T"' EXIT
 
-Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$T/display" >/dev/null 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 200); do [ -s "$T/display" ] && break; sleep 0.05; done
-export DISPLAY=:$(head -1 "$T/display")
-for _ in $(seq 1 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
-openbox >/dev/null 2>&1 &
-PIDS+=($!)
+. scripts/xsession.sh
+xsession_start "$T"
 xterm -geometry 100x40+0+0 >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 1

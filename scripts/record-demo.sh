@@ -15,13 +15,8 @@ trap cleanup EXIT
 AGENT=$B/src/agent/sealtrace-agent
 KIT=$B/tests/st-testkit
 
-Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$T/display" >/dev/null 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 200); do [ -s "$T/display" ] && break; sleep 0.05; done
-export DISPLAY=:$(head -1 "$T/display")
-for _ in $(seq 1 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
-openbox >/dev/null 2>&1 &
-PIDS+=($!)
+. scripts/xsession.sh
+xsession_start "$T"
 sleep 0.5
 mkdir -p "$T/work"
 (cd "$T/work" && xterm -title "demo shell" -class DemoTerm -geometry 90x30+0+0 >/dev/null 2>&1 &)

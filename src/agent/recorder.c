@@ -238,6 +238,26 @@ static int put_held(struct st_recorder *r, struct st_error *err)
 	return 0;
 }
 
+/* Re-interns e's strings, which name ids of from, into to. */
+static int rebind_strings(const struct st_events *from, struct st_events *to,
+			  struct st_event *e, struct st_error *err)
+{
+	uint32_t *ids[3] = {NULL, NULL, NULL};
+	if (e->type == ST_EV_KEY_PRESS || e->type == ST_EV_KEY_RELEASE)
+		ids[0] = &e->u.key.text;
+	else if (e->type == ST_EV_FOCUS)
+		ids[0] = &e->u.focus.app, ids[1] = &e->u.focus.cls,
+		ids[2] = &e->u.focus.title;
+	for (int k = 0; k < 3 && ids[k]; k++) {
+		size_t len;
+		const char *str = st_events_str(from, *ids[k], &len);
+		int rc = st_events_intern(to, str, len, ids[k], err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Moves open.ev[from..n) into dst (locked), strings and all. */
 static int take_tail(struct st_recorder *r, size_t from, struct st_events *dst,
 		     struct st_error *err)
@@ -247,20 +267,9 @@ static int take_tail(struct st_recorder *r, size_t from, struct st_events *dst,
 	dst->tick_ns = o->tick_ns;
 	for (size_t i = from; i < o->n; i++) {
 		struct st_event e = o->ev[i];
-		uint32_t *ids[3] = {NULL, NULL, NULL};
-		if (e.type == ST_EV_KEY_PRESS || e.type == ST_EV_KEY_RELEASE)
-			ids[0] = &e.u.key.text;
-		else if (e.type == ST_EV_FOCUS)
-			ids[0] = &e.u.focus.app, ids[1] = &e.u.focus.cls,
-			ids[2] = &e.u.focus.title;
-		for (int k = 0; k < 3 && ids[k]; k++) {
-			size_t len;
-			const char *str = st_events_str(o, *ids[k], &len);
-			int rc = st_events_intern(dst, str, len, ids[k], err);
-			if (rc < 0)
-				return rc;
-		}
-		int rc = st_events_push(dst, &e, err);
+		int rc = rebind_strings(o, dst, &e, err);
+		if (rc == 0)
+			rc = st_events_push(dst, &e, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -329,17 +338,7 @@ static int seal_open(struct st_recorder *r, bool allow_carry,
 		for (size_t i = 0; rc == 0 && i < tail.n; i++) {
 			struct st_event e = tail.ev[i];
 			uint64_t w = tail.anchor_ns + e.t * tail.tick_ns;
-			uint32_t *ids[3] = {NULL, NULL, NULL};
-			if (e.type == ST_EV_KEY_PRESS || e.type == ST_EV_KEY_RELEASE)
-				ids[0] = &e.u.key.text;
-			else if (e.type == ST_EV_FOCUS)
-				ids[0] = &e.u.focus.app, ids[1] = &e.u.focus.cls,
-				ids[2] = &e.u.focus.title;
-			for (int k = 0; rc == 0 && k < 3 && ids[k]; k++) {
-				size_t len;
-				const char *str = st_events_str(&tail, *ids[k], &len);
-				rc = st_events_intern(&r->open, str, len, ids[k], err);
-			}
+			rc = rebind_strings(&tail, &r->open, &e, err);
 			e.t = ticks_of(r, w);
 			if (rc == 0)
 				rc = push(r, &e, err);

@@ -1,0 +1,21 @@
+# xsession.sh - sourced by scripts and benchmarks that need a virtual
+# display: `xsession_start DIR` starts Xvfb (it picks a free display
+# itself) and openbox, exports DISPLAY, and appends their pids to PIDS.
+# Every wait is bounded (10 s).
+xsession_start() {
+	local dir=$1
+	Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$dir/display" >/dev/null 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 1 200); do [ -s "$dir/display" ] && break; sleep 0.05; done
+	[ -s "$dir/display" ] || { echo "Xvfb did not start" >&2; return 1; }
+	export DISPLAY=:$(head -1 "$dir/display")
+	for _ in $(seq 1 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
+	openbox >/dev/null 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 1 200); do
+		xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window && return 0
+		sleep 0.05
+	done
+	echo "openbox did not start" >&2
+	return 1
+}
