@@ -9,9 +9,10 @@
 # did not finish.
 #
 # Environment:
-#   FUZZ_SECONDS  seconds per target (default 20, so the five targets run
-#                 about 100 s in all). When CI is set, raised so the targets
-#                 together run at least FUZZ_CI_MIN_TOTAL (60) s.
+#   FUZZ_SECONDS  seconds per target (default: 100 s shared out over the
+#                 targets, 12 s each for eight, so that a new target does not
+#                 make the default run longer). When CI is set, raised so the
+#                 targets together run at least FUZZ_CI_MIN_TOTAL (60) s.
 #   FUZZ_TIMEOUT  seconds one input may take before it counts as a hang
 #                 (default 10; the slowest seed takes milliseconds).
 #   FUZZ_RESULT   file that receives "PASSED FAILED" on one line.
@@ -24,11 +25,14 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 build=$root/build-fuzz
 work=$build/fuzz-work
-targets="body open event_json eventfile control policy filter"
-ntargets=7
+targets="body open event_json eventfile control policy filter detect"
+# shellcheck disable=SC2086 # split on purpose: one word per target
+set -- $targets
+ntargets=$#
+total_default=100 # seconds all targets fuzz together by default
 rss_mb=2048
 min_total=${FUZZ_CI_MIN_TOTAL:-60}
-seconds=${FUZZ_SECONDS:-15}
+seconds=${FUZZ_SECONDS:-$((total_default / ntargets))}
 timeout=${FUZZ_TIMEOUT:-10}
 
 for v in "FUZZ_SECONDS=$seconds" "FUZZ_TIMEOUT=$timeout" \

@@ -10,6 +10,7 @@ libsodium-dev libzstd-dev zstd libjansson-dev libcmocka-dev libvectorscan-dev
 libxcb1-dev libxcb-xinput-dev libxcb-record0-dev libxcb-randr0-dev
 libxcb-xkb-dev libxcb-xtest0-dev libxkbcommon-dev libxkbcommon-x11-dev
 xvfb openbox xterm xdotool x11-xkb-utils x11-utils x11-xserver-utils
+libsqlite3-dev sqlite3
 "
 
 missing=""

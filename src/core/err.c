@@ -37,6 +37,14 @@ static const char *const own_names[] = {
 	[-(ST_E_NOT_FOUND - ST_E_OWN_BASE)] = "not found",
 	[-(ST_E_POLICY - ST_E_OWN_BASE)] = "policy fails its check",
 	[-(ST_E_BROAD_GRANT - ST_E_OWN_BASE)] = "broad grant: a group, a role or everyone",
+	[-(ST_E_DEVICE_UNKNOWN - ST_E_OWN_BASE)] = "device not enrolled",
+	[-(ST_E_DEVICE_REVOKED - ST_E_OWN_BASE)] = "device revoked",
+	[-(ST_E_PERSON_MISMATCH - ST_E_OWN_BASE)] = "person does not match the device",
+	[-(ST_E_NOTICE_NOT_ACCEPTED - ST_E_OWN_BASE)] = "notice not accepted on this device",
+	[-(ST_E_NOT_IN_NOTICE - ST_E_OWN_BASE)] = "kinds not in the accepted notice",
+	[-(ST_E_OVER_KEEP - ST_E_OWN_BASE)] = "level above the policy's keep level",
+	[-(ST_E_TIME_WINDOW - ST_E_OWN_BASE)] = "time outside the accepted window",
+	[-(ST_E_CONFLICT - ST_E_OWN_BASE)] = "sequence already used by other content",
 };
 
 const char *st_strerror(int code)

@@ -49,7 +49,15 @@ enum st_err {
 	ST_E_NOT_FOUND = -40027, /* object absent */
 	ST_E_POLICY = -40028,    /* collection policy fails its check */
 	ST_E_BROAD_GRANT = -40029, /* policy names a group, a role or everyone */
-	ST_E_OWN_LAST = -40029,
+	ST_E_DEVICE_UNKNOWN = -40030, /* device id not enrolled on this server */
+	ST_E_DEVICE_REVOKED = -40031, /* device revoked (or its person erased) */
+	ST_E_PERSON_MISMATCH = -40032, /* header's person is not the device's */
+	ST_E_NOTICE_NOT_ACCEPTED = -40033, /* notice not accepted there */
+	ST_E_NOT_IN_NOTICE = -40034, /* kinds the accepted notice does not list */
+	ST_E_OVER_KEEP = -40035, /* level above the policy's keep level */
+	ST_E_TIME_WINDOW = -40036, /* times too far from the server clock */
+	ST_E_CONFLICT = -40037,  /* sequence already holds other content */
+	ST_E_OWN_LAST = -40037,
 };
 
 /* Message capacity: long enough for a path, a position and advice. */

@@ -6,6 +6,7 @@
 #ifndef ST_DETECT_H
 #define ST_DETECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,7 +71,10 @@ struct st_detector;
 
 /* Compiles the patterns and loads the category keyword lists from
  * data_dir/categories/NAME.txt (one keyword or phrase per line, '#' comments;
- * matched case-insensitively on word boundaries). */
+ * matched case-insensitively on word boundaries, except short all-capitals
+ * acronyms such as "HIV" or "PIP", which keep their case; a space matches
+ * white space or a hyphen, a hyphen may be a space or nothing, and a plural
+ * ending s/es/n/en is allowed). The caller frees it with st_detector_free. */
 int st_detector_new(const char *data_dir, struct st_detector **out,
 		    struct st_error *err);
 void st_detector_free(struct st_detector *d);
@@ -83,6 +87,18 @@ int st_detect(struct st_detector *d, const char *text, size_t len,
 	      struct st_match *m, size_t cap, size_t *n, struct st_error *err);
 
 enum st_detect_outcome st_detect_outcome(uint16_t kind);
+
+/* The validators behind the detectors, for known-answer tests and tools.
+ * Luhn over n ASCII digits (false for anything else). */
+bool st_detect_luhn(const char *digits, size_t n);
+/* text[0..len) is exactly one IBAN, without spaces or in groups of four:
+ * known country, its registered length, check digits 02-98, mod 97 = 1. */
+bool st_detect_iban_valid(const char *text, size_t len);
+/* Nine ASCII digits form an SSN the SSA could have issued: area not 000,
+ * 666 or 900-999, group not 00, serial not 0000, not a voided number. */
+bool st_detect_ssn_valid(const char digits[9]);
+/* Shannon entropy of s[0..n) in bits per byte (0 for n == 0). */
+double st_detect_entropy(const char *s, size_t n);
 /* "card", "iban", ... ; "unknown" for others. */
 const char *st_detect_kind_name(uint16_t kind);
 

@@ -417,6 +417,33 @@ static void listen_refuses_a_live_listener(void **s)
 	close(lfd);
 }
 
+/* Only a socket is ever replaced: a wrong --socket must not delete a file. */
+static void listen_never_removes_a_file_that_is_not_a_socket(void **s)
+{
+	(void)s;
+	FILE *f = fopen(SOCK, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs("keep me\n", f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	int fd = -1;
+	struct st_error e = {0};
+	assert_fails_with(st_control_listen(SOCK, &fd, &e), ST_E_EXISTS, &e,
+			  "not a socket");
+	assert_int_equal(fd, -1);
+	struct stat st;
+	assert_int_equal(lstat(SOCK, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 8);
+	/* nor a folder */
+	assert_int_equal(unlink(SOCK), 0);
+	assert_int_equal(mkdir(SOCK, 0700), 0);
+	assert_fails_with(st_control_listen(SOCK, &fd, &e), ST_E_EXISTS, &e,
+			  "not a socket");
+	assert_int_equal(lstat(SOCK, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(rmdir(SOCK), 0);
+}
+
 static void call_without_an_agent_says_so(void **s)
 {
 	(void)s;
@@ -482,6 +509,7 @@ int main(void)
 		T(call_and_listen_over_a_socket),
 		T(listen_replaces_a_stale_socket),
 		T(listen_refuses_a_live_listener),
+		T(listen_never_removes_a_file_that_is_not_a_socket),
 		T(call_without_an_agent_says_so),
 		T(call_times_out_on_a_silent_agent),
 		T(socket_path_too_long_is_named),

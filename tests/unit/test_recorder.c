@@ -1100,6 +1100,51 @@ static void replayed_times_give_identical_bodies(void **s)
 	rig_init(); /* for teardown */
 }
 
+/* With replayed times there is no "now" before the first event: a pause
+ * or a close then must not open a segment at the Unix epoch; the markers
+ * wait for the first event and open its segment. */
+static void replayed_times_halt_before_the_first_event_waits_for_it(void **s)
+{
+	(void)s;
+	struct st_error e = {0};
+	const uint64_t T = 1800000000ull * NS;
+	CFG.wall_times = true;
+	rig_start(0);
+	at(0);
+	assert_int_equal(st_recorder_pause(R, ST_REASON_PERSON, &e), 0);
+	assert_int_equal(spool_count(), 0);
+	assert_int_equal(stats().state, ST_REC_PAUSED);
+	at(10);
+	assert_int_equal(st_recorder_resume(R, &e), 0);
+	struct st_cap_event ev = key_ev(38, "a");
+	at(20);
+	ev.t_ns = T + 5 * MS;
+	assert_int_equal(st_recorder_event(R, &ev, &e), 0);
+	cut();
+	struct sealed L;
+	load(&L);
+	assert_int_equal(L.n, 1);
+	struct st_events *o = &L.ev[0];
+	assert_int_equal(o->anchor_ns, T + 5 * MS);
+	assert_int_equal(L.h[0].t_start_min, T / (60 * NS));
+	assert_true(o->n >= 4);
+	assert_true(is_marker(&o->ev[0], ST_SESSION_START, 0));
+	assert_true(is_marker(&o->ev[1], ST_SESSION_PAUSE, ST_REASON_PERSON));
+	assert_true(is_marker(&o->ev[2], ST_SESSION_RESUME, ST_REASON_PERSON));
+	assert_int_equal(find_key(o, 38), 3);
+	unload(&L);
+
+	/* a close before any event: nothing to seal, no epoch segment */
+	rig_fini();
+	rig_init();
+	CFG.wall_times = true;
+	rig_start(0);
+	int rc = st_recorder_close(R, &e);
+	R = NULL;
+	assert_int_equal(rc, 0);
+	assert_int_equal(spool_count(), 0);
+}
+
 /* ---- capture strings ---- */
 
 static void latin1_strings_are_sanitized_not_rejected(void **s)
@@ -1233,6 +1278,13 @@ static void filter_error_seals_nothing_of_the_segment(void **s)
 	for (uint32_t c = 60; c <= 63; c++)
 		assert_int_equal(find_key(&L.ev[0], c), SIZE_MAX);
 	assert_true(find_key(&L.ev[0], 64) != SIZE_MAX);
+	/* the hole is visible: the next sealed segment opens with a gap
+	 * marker (the two refused segments were back to back, one hole) */
+	struct st_events *o = &L.ev[0];
+	assert_true(o->n >= 2);
+	assert_true(is_marker(&o->ev[0], ST_SESSION_GAP, ST_REASON_LEVEL4));
+	assert_int_equal(count_marker(o, ST_SESSION_GAP), 1);
+	assert_true(find_key(o, 64) > 0);
 	unload(&L);
 }
 
@@ -1304,6 +1356,7 @@ int main(void)
 		T(forget_removes_open_events_and_spooled_minutes),
 		T(forget_drops_a_held_segment),
 		T(replayed_times_give_identical_bodies),
+		T(replayed_times_halt_before_the_first_event_waits_for_it),
 		T(latin1_strings_are_sanitized_not_rejected),
 		T(filter_carry_opens_the_next_segment),
 		T(filter_error_seals_nothing_of_the_segment),

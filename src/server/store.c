@@ -1,0 +1,774 @@
+/* store.c - the generic store front: checks arguments and the instance
+ * around every backend call, keeps the transaction state, wraps lone writes
+ * in a transaction, and the group commit. Also the fault-injection type.
+ * Never interprets segment contents beyond the header's ids. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/buf.h"
+
+/* ---- helpers ---- */
+
+void st_store_id_hex(const uint8_t id[16], char out[33])
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < 16; i++) {
+		out[2 * i] = hx[id[i] >> 4];
+		out[2 * i + 1] = hx[id[i] & 15];
+	}
+	out[32] = 0;
+}
+
+void st_store_policy_fini(struct st_store_policy *p)
+{
+	if (!p)
+		return;
+	free(p->owned_);
+	p->owned_ = NULL;
+	p->json = NULL;
+	p->notice = NULL;
+	p->json_len = p->notice_len = 0;
+}
+
+void st_store_segment_fini(struct st_store_segment *s)
+{
+	if (!s)
+		return;
+	free(s->owned_);
+	s->owned_ = NULL;
+	s->header = s->body = NULL;
+	s->body_len = 0;
+}
+
+bool st_store_is_valid(const struct st_store *s)
+{
+	return s && s->type && s->type->is_valid && s->type->is_valid(s);
+}
+
+/* A backend that failed without saying why still gives the caller a
+ * message; one that returned a positive value broke the contract. */
+static int after_call(const struct st_store *s, const char *op, int rc,
+		      struct st_error *err)
+{
+	if (rc > 0)
+		return st_fail(err, ST_E_STATE,
+			       "store %s: %s returned %d, outside the contract",
+			       s->type->name, op, rc);
+	if (rc < 0 && err && err->code != rc)
+		st_fail(err, rc, "store %s: %s failed: %s", s->type->name, op,
+			st_strerror(rc));
+	return rc;
+}
+
+#define CHECK_VALID(s, op)                                                 \
+	do {                                                               \
+		if (!st_store_is_valid(s))                                 \
+			return st_fail(err, ST_E_STATE,                    \
+				       "store: %s on a store that is not open", \
+				       (op));                              \
+	} while (0)
+
+static bool str_ok(const char *s, size_t max, bool empty_ok)
+{
+	size_t n = strnlen(s, max + 1);
+	return n <= max && (empty_ok || n > 0);
+}
+
+/* ---- open, close, transactions ---- */
+
+int st_store_open(const struct st_store_type *type,
+		  const struct st_store_cfg *cfg, struct st_store **out,
+		  struct st_error *err)
+{
+	if (!type || !cfg || !out || type->size < sizeof(struct st_store) ||
+	    !type->open || !type->close || !type->is_valid)
+		return st_fail(err, ST_E_INVAL, "store: bad open arguments");
+	*out = NULL;
+	if (sodium_init() < 0)
+		return st_fail(err, ST_E_CRYPTO_INIT, "libsodium init failed");
+	struct st_store *s = calloc(1, type->size);
+	if (!s)
+		return st_fail(err, ST_E_NOMEM, "store %s: out of memory",
+			       type->name);
+	s->type = type;
+	int rc = after_call(s, "open", type->open(s, cfg, err), err);
+	if (rc == 0 && !st_store_is_valid(s))
+		rc = st_fail(err, ST_E_STATE, "store %s: open left it invalid",
+			     type->name);
+	if (rc < 0) {
+		type->close(s);
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void st_store_close(struct st_store *s)
+{
+	if (!s || !s->type)
+		return;
+	s->type->close(s);
+	free(s);
+}
+
+bool st_store_in_tx(const struct st_store *s)
+{
+	return s && s->in_tx;
+}
+
+int st_store_begin(struct st_store *s, struct st_error *err)
+{
+	CHECK_VALID(s, "begin");
+	if (s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "store: begin inside a transaction; commit or "
+			       "roll back first");
+	int rc = after_call(s, "begin", s->type->begin(s, err), err);
+	if (rc == 0)
+		s->in_tx = true;
+	return rc;
+}
+
+int st_store_rollback(struct st_store *s, struct st_error *err)
+{
+	CHECK_VALID(s, "rollback");
+	if (!s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "store: rollback outside a transaction");
+	s->in_tx = false; /* the backend leaves none open either way */
+	return after_call(s, "rollback", s->type->rollback(s, err), err);
+}
+
+int st_store_commit(struct st_store *s, struct st_error *err)
+{
+	CHECK_VALID(s, "commit");
+	if (!s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "store: commit outside a transaction");
+	int rc = after_call(s, "commit", s->type->commit(s, err), err);
+	if (rc < 0) {
+		/* A failed COMMIT may leave the transaction open (SQLITE_BUSY);
+		 * nothing of it may be taken as durable, so roll it back. */
+		s->type->rollback(s, NULL);
+	}
+	s->in_tx = false;
+	return rc;
+}
+
+/* Runs one write in its own transaction when none is open. */
+#define WRITE_OP(s, opname, call)                                          \
+	do {                                                               \
+		CHECK_VALID(s, opname);                                    \
+		bool own_ = !(s)->in_tx;                                   \
+		int rc_;                                                   \
+		if (own_ && (rc_ = st_store_begin((s), err)) < 0)          \
+			return rc_;                                        \
+		rc_ = after_call((s), (opname), (call), err);              \
+		if (own_) {                                                \
+			if (rc_ < 0)                                       \
+				st_store_rollback((s), NULL);              \
+			else                                               \
+				rc_ = st_store_commit((s), err);           \
+		}                                                          \
+		return rc_;                                                \
+	} while (0)
+
+#define READ_OP(s, opname, call)                                           \
+	do {                                                               \
+		CHECK_VALID(s, opname);                                    \
+		return after_call((s), (opname), (call), err);             \
+	} while (0)
+
+/* ---- people and devices ---- */
+
+int st_store_person_add(struct st_store *s, const struct st_person *p,
+			struct st_error *err)
+{
+	if (!p)
+		return st_fail(err, ST_E_INVAL, "person add: no person");
+	if (!str_ok(p->name, ST_STORE_NAME_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "person add: name empty or over %d bytes",
+			       ST_STORE_NAME_MAX);
+	if (!str_ok(p->group, ST_STORE_GROUP_MAX, true))
+		return st_fail(err, ST_E_INVAL,
+			       "person add: group over %d bytes",
+			       ST_STORE_GROUP_MAX);
+	WRITE_OP(s, "person add", s->type->person_add(s, p, err));
+}
+
+int st_store_person_get(struct st_store *s, const uint8_t id[16],
+			struct st_person *out, struct st_error *err)
+{
+	if (!id || !out)
+		return st_fail(err, ST_E_INVAL, "person get: no id or output");
+	READ_OP(s, "person get", s->type->person_get(s, id, out, err));
+}
+
+int st_store_person_list(struct st_store *s, const uint8_t *after,
+			 size_t limit, st_store_person_cb cb, void *ctx,
+			 struct st_error *err)
+{
+	if (!cb || limit < 1 || limit > ST_STORE_LIST_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "person list: limit %zu outside 1..%d, or no "
+			       "callback",
+			       limit, ST_STORE_LIST_MAX);
+	READ_OP(s, "person list",
+		s->type->person_list(s, after, limit, cb, ctx, err));
+}
+
+int st_store_device_add(struct st_store *s, const struct st_device *d,
+			struct st_error *err)
+{
+	if (!d)
+		return st_fail(err, ST_E_INVAL, "device add: no device");
+	WRITE_OP(s, "device add", s->type->device_add(s, d, err));
+}
+
+int st_store_device_get(struct st_store *s, const uint8_t id[16],
+			struct st_device *out, struct st_error *err)
+{
+	if (!id || !out)
+		return st_fail(err, ST_E_INVAL, "device get: no id or output");
+	READ_OP(s, "device get", s->type->device_get(s, id, out, err));
+}
+
+int st_store_device_set_active(struct st_store *s, const uint8_t id[16],
+			       bool active, struct st_error *err)
+{
+	if (!id)
+		return st_fail(err, ST_E_INVAL, "device set active: no id");
+	WRITE_OP(s, "device set active",
+		 s->type->device_set_active(s, id, active, err));
+}
+
+int st_store_device_touch(struct st_store *s, const uint8_t id[16],
+			  int64_t now_s, struct st_error *err)
+{
+	if (!id)
+		return st_fail(err, ST_E_INVAL, "device touch: no id");
+	WRITE_OP(s, "device touch", s->type->device_touch(s, id, now_s, err));
+}
+
+/* ---- policies and acceptances ---- */
+
+int st_store_policy_put(struct st_store *s, const struct st_store_policy *p,
+			struct st_error *err)
+{
+	if (!p || !p->json || !p->notice)
+		return st_fail(err, ST_E_INVAL, "policy put: no policy");
+	if (p->json_len < 2 || p->json_len > ST_STORE_POLICY_JSON_MAX ||
+	    memchr(p->json, 0, p->json_len))
+		return st_fail(err, ST_E_CAP,
+			       "policy put: JSON of %zu bytes (2..%u, no NUL)",
+			       p->json_len, ST_STORE_POLICY_JSON_MAX);
+	if (p->notice_len < 1 || p->notice_len > ST_STORE_NOTICE_MAX)
+		return st_fail(err, ST_E_CAP,
+			       "policy put: notice of %zu bytes (1..%u)",
+			       p->notice_len, ST_STORE_NOTICE_MAX);
+	/* The notice hash is the key segments name: it must be the notice's. */
+	uint8_t h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(h, p->notice, p->notice_len);
+	if (memcmp(h, p->notice_hash, sizeof h) != 0)
+		return st_fail(err, ST_E_INVAL,
+			       "policy put: notice hash is not the SHA-256 of "
+			       "the notice bytes; hash exactly the bytes the "
+			       "agent shows");
+	WRITE_OP(s, "policy put", s->type->policy_put(s, p, err));
+}
+
+int st_store_policy_get_by_notice(struct st_store *s,
+				  const uint8_t notice_hash[32],
+				  struct st_store_policy *out,
+				  struct st_error *err)
+{
+	if (!notice_hash || !out)
+		return st_fail(err, ST_E_INVAL,
+			       "policy get: no notice hash or output");
+	memset(out, 0, sizeof *out);
+	READ_OP(s, "policy get",
+		s->type->policy_get_by_notice(s, notice_hash, out, err));
+}
+
+int st_store_acceptance_add(struct st_store *s, const struct st_acceptance *a,
+			    struct st_error *err)
+{
+	if (!a)
+		return st_fail(err, ST_E_INVAL, "acceptance add: none given");
+	if (!str_ok(a->local_user, ST_STORE_USER_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "acceptance add: local user empty or over %d "
+			       "bytes",
+			       ST_STORE_USER_MAX);
+	WRITE_OP(s, "acceptance add", s->type->acceptance_add(s, a, err));
+}
+
+int st_store_acceptance_has(struct st_store *s, const uint8_t person[16],
+			    const uint8_t device[16],
+			    const uint8_t notice_hash[32], bool *out,
+			    struct st_error *err)
+{
+	if (!person || !device || !notice_hash || !out)
+		return st_fail(err, ST_E_INVAL, "acceptance has: missing key");
+	*out = false;
+	READ_OP(s, "acceptance has",
+		s->type->acceptance_has(s, person, device, notice_hash, out,
+					err));
+}
+
+/* ---- segments ---- */
+
+/* The columns must say what the header says: (device, seq) is the key of
+ * exactly-once delivery and person the key of erasure. Offsets are
+ * docs/format.md's. */
+static int check_segment(const struct st_store_segment *g,
+			 struct st_error *err)
+{
+	if (!g || !g->header || !g->body)
+		return st_fail(err, ST_E_INVAL, "segment put: no segment");
+	if (g->seq > INT64_MAX || g->lease_seq > INT64_MAX)
+		return st_fail(err, ST_E_CAP,
+			       "segment put: sequence over 2^63-1");
+	if (g->body_len < 16 || g->body_len > ST_STORE_BODY_MAX)
+		return st_fail(err, ST_E_CAP,
+			       "segment put: body of %zu bytes outside 16..%u",
+			       g->body_len, ST_STORE_BODY_MAX);
+	if (g->level < 1 || g->level > 3)
+		return st_fail(err, ST_E_LEVEL, "segment put: level %u",
+			       g->level);
+	if (memcmp(g->header + 8, g->device_id, 16) != 0 ||
+	    memcmp(g->header + 24, g->person_id, 16) != 0 ||
+	    st_le64(g->header + 40) != g->seq ||
+	    memcmp(g->header + 64, g->notice_hash, 32) != 0)
+		return st_fail(err, ST_E_INVAL,
+			       "segment put: columns disagree with the header "
+			       "bytes");
+	return 0;
+}
+
+int st_store_segment_put(struct st_store *s, const struct st_store_segment *g,
+			 int *outcome, struct st_error *err)
+{
+	if (!outcome)
+		return st_fail(err, ST_E_INVAL, "segment put: no outcome");
+	int rc = check_segment(g, err);
+	if (rc < 0)
+		return rc;
+	WRITE_OP(s, "segment put", s->type->segment_put(s, g, outcome, err));
+}
+
+int st_store_segment_put_batch(struct st_store *s,
+			       const struct st_store_segment *g, size_t n,
+			       int *outcomes, struct st_error *err)
+{
+	CHECK_VALID(s, "segment put batch");
+	if (!g || !outcomes || n < 1 || n > ST_STORE_BATCH_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "segment put batch: %zu segments (1..%d)", n,
+			       ST_STORE_BATCH_MAX);
+	if (s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "segment put batch: a transaction is open; the "
+			       "batch commits its own");
+	for (size_t i = 0; i < n; i++) {
+		int rc = check_segment(&g[i], err);
+		if (rc < 0)
+			return st_error_prefix(err, "batch item %zu: ", i);
+	}
+	int *tmp = malloc(n * sizeof *tmp);
+	if (!tmp)
+		return st_fail(err, ST_E_NOMEM, "segment put batch: no memory");
+	int rc = st_store_begin(s, err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		tmp[i] = 0;
+		rc = after_call(s, "segment put",
+				s->type->segment_put(s, &g[i], &tmp[i], err),
+				err);
+		if (rc == 0 && (tmp[i] < ST_STORE_STORED ||
+				tmp[i] > ST_STORE_CONFLICT))
+			rc = st_fail(err, ST_E_STATE,
+				     "store %s: segment put answered %d",
+				     s->type->name, tmp[i]);
+	}
+	/* last seen: once per device, at its latest accepted segment */
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (tmp[i] == ST_STORE_CONFLICT)
+			continue;
+		bool later = false;
+		int64_t t = g[i].received_s;
+		for (size_t j = 0; j < n && !later; j++)
+			if (j != i && tmp[j] != ST_STORE_CONFLICT &&
+			    !memcmp(g[j].device_id, g[i].device_id, 16) &&
+			    (g[j].received_s > t ||
+			     (g[j].received_s == t && j > i)))
+				later = true;
+		if (!later)
+			rc = after_call(s, "device touch",
+					s->type->device_touch(s, g[i].device_id,
+							      t, err),
+					err);
+	}
+	if (rc == 0)
+		rc = st_store_commit(s, err);
+	else if (s->in_tx)
+		st_store_rollback(s, NULL);
+	if (rc == 0) /* answers only once COMMIT returned */
+		memcpy(outcomes, tmp, n * sizeof *tmp);
+	free(tmp);
+	return rc;
+}
+
+int st_store_segment_get(struct st_store *s, const uint8_t device[16],
+			 uint64_t seq, struct st_store_segment *out,
+			 struct st_error *err)
+{
+	if (!device || !out)
+		return st_fail(err, ST_E_INVAL, "segment get: no id or output");
+	memset(out, 0, sizeof *out);
+	if (seq > INT64_MAX)
+		return st_fail(err, ST_E_NOT_FOUND,
+			       "segment %llu: not found (over 2^63-1)",
+			       (unsigned long long)seq);
+	READ_OP(s, "segment get",
+		s->type->segment_get(s, device, seq, out, err));
+}
+
+int st_store_segment_list(struct st_store *s, const uint8_t device[16],
+			  uint64_t after_seq, size_t limit,
+			  st_store_segment_cb cb, void *ctx,
+			  struct st_error *err)
+{
+	if (!device || !cb || limit < 1 || limit > ST_STORE_LIST_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "segment list: limit %zu outside 1..%d, or no "
+			       "device or callback",
+			       limit, ST_STORE_LIST_MAX);
+	if (after_seq >= INT64_MAX)
+		return 0;
+	READ_OP(s, "segment list",
+		s->type->segment_list(s, device, after_seq, limit, cb, ctx,
+				      err));
+}
+
+int st_store_segment_count(struct st_store *s, const uint8_t *device,
+			   uint64_t *out, struct st_error *err)
+{
+	if (!out)
+		return st_fail(err, ST_E_INVAL, "segment count: no output");
+	*out = 0;
+	READ_OP(s, "segment count",
+		s->type->segment_count(s, device, out, err));
+}
+
+int st_store_flag_list(struct st_store *s, int64_t after_id, size_t limit,
+		       st_store_flag_cb cb, void *ctx, struct st_error *err)
+{
+	if (!cb || limit < 1 || limit > ST_STORE_LIST_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "flag list: limit %zu outside 1..%d, or no "
+			       "callback",
+			       limit, ST_STORE_LIST_MAX);
+	READ_OP(s, "flag list",
+		s->type->flag_list(s, after_id, limit, cb, ctx, err));
+}
+
+/* ---- fault injection: a type that wraps another store ---- */
+
+struct fault_store {
+	struct st_store base; /* first */
+	struct st_store *inner;
+	struct st_store_fault_cfg cfg;
+	long calls, failed;
+};
+
+
+static int fault_fail(struct fault_store *f, const char *op,
+		      struct st_error *err)
+{
+	f->failed++;
+	return st_fail(err, ST_STORE_FAULT_RC,
+		       "store fault: injected I/O error at call %ld (%s)",
+		       f->calls, op);
+}
+
+/* Counts the call; true when it must fail. */
+static bool fault_hit(struct fault_store *f)
+{
+	f->calls++;
+	return f->cfg.fail_at > 0 &&
+	       (f->calls == f->cfg.fail_at ||
+		(f->cfg.sticky && f->calls > f->cfg.fail_at));
+}
+
+#define F(s) ((struct fault_store *)(s))
+#define IN(s) (F(s)->inner)
+/* before: the failed call does nothing; after: it runs, then "fails". */
+#define FAULT_FWD(s, opname, call)                                         \
+	do {                                                               \
+		struct fault_store *f_ = F(s);                             \
+		bool hit_ = fault_hit(f_);                                 \
+		if (hit_ && !f_->cfg.after)                                \
+			return fault_fail(f_, (opname), err);              \
+		int rc_ = (call);                                          \
+		if (hit_ && rc_ == 0)                                      \
+			return fault_fail(f_, (opname), err);              \
+		return rc_;                                                \
+	} while (0)
+
+static int fault_open(struct st_store *s, const struct st_store_cfg *cfg,
+		      struct st_error *err)
+{
+	(void)s, (void)cfg;
+	return st_fail(err, ST_E_INVAL,
+		       "store fault: made by st_store_fault_wrap only");
+}
+
+static void fault_close(struct st_store *s)
+{
+	st_store_close(IN(s));
+	F(s)->inner = NULL;
+}
+
+static bool fault_is_valid(const struct st_store *s)
+{
+	return st_store_is_valid(((const struct fault_store *)s)->inner);
+}
+
+static int fault_begin(struct st_store *s, struct st_error *err)
+{
+	struct fault_store *f = F(s);
+	bool hit = fault_hit(f);
+	if (hit && !f->cfg.after)
+		return fault_fail(f, "begin", err);
+	int rc = IN(s)->type->begin(IN(s), err);
+	if (hit && rc == 0) {
+		/* a begin that reports failure must leave no transaction */
+		IN(s)->type->rollback(IN(s), NULL);
+		return fault_fail(f, "begin", err);
+	}
+	return rc;
+}
+
+static int fault_commit(struct st_store *s, struct st_error *err)
+{
+	FAULT_FWD(s, "commit", IN(s)->type->commit(IN(s), err));
+}
+
+static int fault_rollback(struct st_store *s, struct st_error *err)
+{
+	struct fault_store *f = F(s);
+	bool hit = fault_hit(f);
+	int rc = IN(s)->type->rollback(IN(s), err); /* always rolls back */
+	return hit ? fault_fail(f, "rollback", err) : rc;
+}
+
+static int fault_person_add(struct st_store *s, const struct st_person *p,
+			    struct st_error *err)
+{
+	FAULT_FWD(s, "person add", IN(s)->type->person_add(IN(s), p, err));
+}
+
+static int fault_person_get(struct st_store *s, const uint8_t id[16],
+			    struct st_person *out, struct st_error *err)
+{
+	FAULT_FWD(s, "person get",
+		  IN(s)->type->person_get(IN(s), id, out, err));
+}
+
+static int fault_person_list(struct st_store *s, const uint8_t *after,
+			     size_t limit, st_store_person_cb cb, void *ctx,
+			     struct st_error *err)
+{
+	FAULT_FWD(s, "person list",
+		  IN(s)->type->person_list(IN(s), after, limit, cb, ctx, err));
+}
+
+static int fault_device_add(struct st_store *s, const struct st_device *d,
+			    struct st_error *err)
+{
+	FAULT_FWD(s, "device add", IN(s)->type->device_add(IN(s), d, err));
+}
+
+static int fault_device_get(struct st_store *s, const uint8_t id[16],
+			    struct st_device *out, struct st_error *err)
+{
+	FAULT_FWD(s, "device get",
+		  IN(s)->type->device_get(IN(s), id, out, err));
+}
+
+static int fault_device_set_active(struct st_store *s, const uint8_t id[16],
+				   bool active, struct st_error *err)
+{
+	FAULT_FWD(s, "device set active",
+		  IN(s)->type->device_set_active(IN(s), id, active, err));
+}
+
+static int fault_device_touch(struct st_store *s, const uint8_t id[16],
+			      int64_t now_s, struct st_error *err)
+{
+	FAULT_FWD(s, "device touch",
+		  IN(s)->type->device_touch(IN(s), id, now_s, err));
+}
+
+static int fault_policy_put(struct st_store *s,
+			    const struct st_store_policy *p,
+			    struct st_error *err)
+{
+	FAULT_FWD(s, "policy put", IN(s)->type->policy_put(IN(s), p, err));
+}
+
+static int fault_policy_get(struct st_store *s, const uint8_t nh[32],
+			    struct st_store_policy *out, struct st_error *err)
+{
+	struct fault_store *f = F(s);
+	bool hit = fault_hit(f);
+	if (hit && !f->cfg.after)
+		return fault_fail(f, "policy get", err);
+	int rc = IN(s)->type->policy_get_by_notice(IN(s), nh, out, err);
+	if (hit && rc == 0) {
+		st_store_policy_fini(out); /* the caller frees nothing on error */
+		return fault_fail(f, "policy get", err);
+	}
+	return rc;
+}
+
+static int fault_acceptance_add(struct st_store *s,
+				const struct st_acceptance *a,
+				struct st_error *err)
+{
+	FAULT_FWD(s, "acceptance add",
+		  IN(s)->type->acceptance_add(IN(s), a, err));
+}
+
+static int fault_acceptance_has(struct st_store *s, const uint8_t person[16],
+				const uint8_t device[16], const uint8_t nh[32],
+				bool *out, struct st_error *err)
+{
+	FAULT_FWD(s, "acceptance has",
+		  IN(s)->type->acceptance_has(IN(s), person, device, nh, out,
+					      err));
+}
+
+static int fault_segment_put(struct st_store *s,
+			     const struct st_store_segment *g, int *outcome,
+			     struct st_error *err)
+{
+	FAULT_FWD(s, "segment put",
+		  IN(s)->type->segment_put(IN(s), g, outcome, err));
+}
+
+static int fault_segment_get(struct st_store *s, const uint8_t device[16],
+			     uint64_t seq, struct st_store_segment *out,
+			     struct st_error *err)
+{
+	struct fault_store *f = F(s);
+	bool hit = fault_hit(f);
+	if (hit && !f->cfg.after)
+		return fault_fail(f, "segment get", err);
+	int rc = IN(s)->type->segment_get(IN(s), device, seq, out, err);
+	if (hit && rc == 0) {
+		st_store_segment_fini(out);
+		return fault_fail(f, "segment get", err);
+	}
+	return rc;
+}
+
+static int fault_segment_list(struct st_store *s, const uint8_t device[16],
+			      uint64_t after_seq, size_t limit,
+			      st_store_segment_cb cb, void *ctx,
+			      struct st_error *err)
+{
+	FAULT_FWD(s, "segment list",
+		  IN(s)->type->segment_list(IN(s), device, after_seq, limit, cb,
+					    ctx, err));
+}
+
+static int fault_segment_count(struct st_store *s, const uint8_t *device,
+			       uint64_t *out, struct st_error *err)
+{
+	FAULT_FWD(s, "segment count",
+		  IN(s)->type->segment_count(IN(s), device, out, err));
+}
+
+static int fault_flag_list(struct st_store *s, int64_t after_id, size_t limit,
+			   st_store_flag_cb cb, void *ctx, struct st_error *err)
+{
+	FAULT_FWD(s, "flag list",
+		  IN(s)->type->flag_list(IN(s), after_id, limit, cb, ctx, err));
+}
+
+static const struct st_store_type fault_type = {
+	.name = "fault",
+	.size = sizeof(struct fault_store),
+	.open = fault_open,
+	.close = fault_close,
+	.is_valid = fault_is_valid,
+	.begin = fault_begin,
+	.commit = fault_commit,
+	.rollback = fault_rollback,
+	.person_add = fault_person_add,
+	.person_get = fault_person_get,
+	.person_list = fault_person_list,
+	.device_add = fault_device_add,
+	.device_get = fault_device_get,
+	.device_set_active = fault_device_set_active,
+	.device_touch = fault_device_touch,
+	.policy_put = fault_policy_put,
+	.policy_get_by_notice = fault_policy_get,
+	.acceptance_add = fault_acceptance_add,
+	.acceptance_has = fault_acceptance_has,
+	.segment_put = fault_segment_put,
+	.segment_get = fault_segment_get,
+	.segment_list = fault_segment_list,
+	.segment_count = fault_segment_count,
+	.flag_list = fault_flag_list,
+};
+
+int st_store_fault_wrap(struct st_store *inner, struct st_store **out,
+			struct st_error *err)
+{
+	if (!out || !st_store_is_valid(inner) || inner->in_tx)
+		return st_fail(err, ST_E_INVAL,
+			       "store fault: wrap an open store outside a "
+			       "transaction");
+	struct fault_store *f = calloc(1, sizeof *f);
+	if (!f)
+		return st_fail(err, ST_E_NOMEM, "store fault: out of memory");
+	f->base.type = &fault_type;
+	f->inner = inner;
+	*out = &f->base;
+	return 0;
+}
+
+static struct fault_store *as_fault(const struct st_store *s)
+{
+	return s && s->type == &fault_type ? (struct fault_store *)s : NULL;
+}
+
+void st_store_fault_arm(struct st_store *s, const struct st_store_fault_cfg *c)
+{
+	struct fault_store *f = as_fault(s);
+	if (!f)
+		return;
+	f->cfg = c ? *c : (struct st_store_fault_cfg){0};
+	f->calls = 0;
+	f->failed = 0;
+}
+
+long st_store_fault_calls(const struct st_store *s)
+{
+	const struct fault_store *f = as_fault(s);
+	return f ? f->calls : -1;
+}
+
+long st_store_fault_failed(const struct st_store *s)
+{
+	const struct fault_store *f = as_fault(s);
+	return f ? f->failed : -1;
+}

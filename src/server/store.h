@@ -1,0 +1,349 @@
+/* store.h - owns the server's store interface: a small type struct per
+ * backend (SQLite here; PostgreSQL and test doubles are other types), the
+ * generic front that checks validity around every call, and the row types.
+ * Never opens, verifies or interprets a segment: it keeps the sealed bytes
+ * ingest hands it, and never holds anything that could open them.
+ *
+ * Tables (SQLite: src/server/store_sqlite.c; schema version 1):
+ *
+ *   schema_version  one row per applied migration (version, applied_s)
+ *   people          id BLOB(16) PK, name TEXT UNIQUE, grp TEXT, public_key
+ *                   BLOB(32) (X25519), sealed_secret BLOB(80) or NULL
+ *                   (crypto_box_seal of the secret half to the master public
+ *                   key; NULL once erased), erased 0/1, created_s
+ *   devices         id BLOB(16) PK, person_id -> people, public_key BLOB(32)
+ *                   UNIQUE (Ed25519), active 0/1, enrolled_s, last_seen_s;
+ *                   UNIQUE(id, person_id) so that rows naming a device and a
+ *                   person can only name the device's own person
+ *   policies        hash BLOB(32) PK (policy hash), canonical_json TEXT,
+ *                   notice BLOB, notice_hash BLOB(32) UNIQUE, created_s
+ *   acceptances     id PK, (device_id, person_id) -> devices(id, person_id),
+ *                   notice_hash -> policies(notice_hash), local_user TEXT,
+ *                   accepted_s; every act is a row (history, not a flag)
+ *   segments        id PK, device_id, seq, person_id, header BLOB(308),
+ *                   ciphertext BLOB, t_start_min, t_end_min, lease_seq,
+ *                   level 1-3, kinds, notice_hash -> policies, received_s;
+ *                   UNIQUE(device_id, seq); (device_id, person_id) ->
+ *                   devices(id, person_id)
+ *   flags           id PK, kind TEXT ('conflict'), device_id -> devices,
+ *                   seq, evidence BLOB (the refused segment's signed header:
+ *                   the device's own statement that it used seq twice; never
+ *                   its ciphertext), created_s
+ *
+ * Room for later migrations (tokens, leases, audit): a new migration is
+ * appended to the list in the backend and bumps ST_STORE_SCHEMA_VERSION;
+ * existing versions are never edited. */
+#ifndef ST_STORE_H
+#define ST_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+/* The schema version this build writes and reads. A database with a newer
+ * one is refused (ST_E_VERSION) rather than half understood. */
+#define ST_STORE_SCHEMA_VERSION 1
+
+#define ST_STORE_ID_LEN 16
+#define ST_STORE_HASH_LEN 32
+#define ST_STORE_PK_LEN 32
+#define ST_STORE_SEALED_SK_LEN 80 /* crypto_box_SEALBYTES + 32 */
+#define ST_STORE_HEADER_LEN 308   /* = ST_SEG_HEADER_LEN */
+
+/* Bounds on what a row may hold, checked by the front before any call. */
+#define ST_STORE_NAME_MAX 254      /* a person's name: an e-mail address */
+#define ST_STORE_GROUP_MAX 128     /* a person's group */
+#define ST_STORE_USER_MAX 64       /* local user name at acceptance */
+#define ST_STORE_NOTICE_MAX (1u << 20) /* bytes of notice text */
+#define ST_STORE_POLICY_JSON_MAX (256u << 10) /* = ST_POLICY_JSON_MAX */
+#define ST_STORE_BODY_MAX ((64u << 20) + 16u) /* = ST_SEG_CIPHER_MAX */
+/* Rows one list call hands out; callers page on with the last key. */
+#define ST_STORE_LIST_MAX 10000
+/* Segments one batch put may carry (one transaction). */
+#define ST_STORE_BATCH_MAX 1024
+/* Default wait for another writer's lock before SQLITE_BUSY. */
+#define ST_STORE_BUSY_MS_DEFAULT 5000
+
+struct st_person {
+	uint8_t id[ST_STORE_ID_LEN];
+	char name[ST_STORE_NAME_MAX + 1];   /* UTF-8, non-empty, unique */
+	char group[ST_STORE_GROUP_MAX + 1]; /* may be empty */
+	uint8_t public_key[ST_STORE_PK_LEN];
+	/* Sealed to the master public key; meaningless when erased. */
+	uint8_t sealed_secret[ST_STORE_SEALED_SK_LEN];
+	bool erased; /* the sealed secret has been destroyed */
+	int64_t created_s;
+};
+
+struct st_device {
+	uint8_t id[ST_STORE_ID_LEN];
+	uint8_t person_id[ST_STORE_ID_LEN];
+	uint8_t public_key[ST_STORE_PK_LEN]; /* Ed25519: verifies segments */
+	bool active;                         /* false: revoked */
+	int64_t enrolled_s;
+	int64_t last_seen_s; /* 0: never */
+};
+
+/* A policy as the server serves it. For put the pointers are only read;
+ * policy_get fills them with one allocation that st_store_policy_fini
+ * frees. json is NUL-terminated after get. */
+struct st_store_policy {
+	uint8_t hash[ST_STORE_HASH_LEN];        /* st_policy_hash */
+	uint8_t notice_hash[ST_STORE_HASH_LEN]; /* SHA-256 of notice */
+	const char *json;                       /* canonical JSON */
+	size_t json_len;
+	const uint8_t *notice; /* the bytes the agent shows */
+	size_t notice_len;
+	int64_t created_s;
+	void *owned_; /* get: the allocation behind json and notice */
+};
+void st_store_policy_fini(struct st_store_policy *p);
+
+struct st_acceptance {
+	uint8_t person_id[ST_STORE_ID_LEN];
+	uint8_t device_id[ST_STORE_ID_LEN];
+	uint8_t notice_hash[ST_STORE_HASH_LEN];
+	char local_user[ST_STORE_USER_MAX + 1]; /* who accepted, in session */
+	int64_t accepted_s;
+};
+
+/* One stored segment. The columns repeat header fields so that the store
+ * can be queried without parsing; the front checks that device, person and
+ * seq agree with the header bytes. For put the pointers are only read;
+ * segment_get fills them (free with st_store_segment_fini); list leaves
+ * them NULL. */
+struct st_store_segment {
+	uint8_t device_id[ST_STORE_ID_LEN];
+	uint8_t person_id[ST_STORE_ID_LEN];
+	uint64_t seq;       /* <= INT64_MAX */
+	uint64_t lease_seq; /* <= INT64_MAX */
+	uint32_t t_start_min, t_end_min;
+	uint8_t level; /* 1..3 */
+	uint32_t kinds;
+	uint8_t notice_hash[ST_STORE_HASH_LEN];
+	int64_t received_s;
+	const uint8_t *header; /* ST_STORE_HEADER_LEN bytes */
+	const uint8_t *body;   /* ciphertext, body_len bytes */
+	size_t body_len;
+	void *owned_;
+};
+void st_store_segment_fini(struct st_store_segment *s);
+
+/* What a segment put did. Refusals (CONFLICT) are answers, not errors:
+ * the call returns 0 and the transaction may go on. */
+enum st_store_put {
+	ST_STORE_STORED = 1,    /* new (device, seq): stored */
+	ST_STORE_DUPLICATE = 2, /* same bytes already stored: nothing written */
+	ST_STORE_CONFLICT = 3,  /* other bytes under that (device, seq): not
+				 * stored; a 'conflict' flag row written */
+};
+
+struct st_store_flag {
+	int64_t id;
+	char kind[16]; /* "conflict" */
+	uint8_t device_id[ST_STORE_ID_LEN];
+	uint64_t seq;
+	uint8_t evidence[ST_STORE_HEADER_LEN]; /* refused signed header */
+	size_t evidence_len;
+	int64_t created_s;
+};
+
+/* List callbacks: return 0 to go on, a positive value to stop early (the
+ * list call then returns 0), or a negative st_err to fail the call. */
+typedef int (*st_store_person_cb)(void *ctx, const struct st_person *p);
+typedef int (*st_store_segment_cb)(void *ctx,
+				   const struct st_store_segment *s);
+typedef int (*st_store_flag_cb)(void *ctx, const struct st_store_flag *f);
+
+struct st_clock;
+
+struct st_store_cfg {
+	const char *path; /* SQLite: the database file (created 0600) */
+	int busy_ms;      /* 0 = ST_STORE_BUSY_MS_DEFAULT */
+	const struct st_clock *clock; /* for schema_version; NULL = system */
+};
+
+struct st_store;
+
+/* A backend's operations (after tlog's reader types). Every operation
+ * returns 0 or a negative st_err and, on failure, fills err with a message
+ * naming the object. The front checks arguments before and the instance's
+ * validity before and after each call; a backend may assume both. Writes
+ * outside a transaction are wrapped in one by the front. */
+struct st_store_type {
+	const char *name;
+	size_t size; /* instance size, struct st_store first */
+	int (*open)(struct st_store *s, const struct st_store_cfg *cfg,
+		    struct st_error *err);
+	/* close is also called after a failed open: it copes with a partly
+	 * opened instance (fields still zero). Rolls back an open
+	 * transaction. */
+	void (*close)(struct st_store *s);
+	bool (*is_valid)(const struct st_store *s);
+	int (*begin)(struct st_store *s, struct st_error *err);
+	/* Returns only once the transaction is durable (synchronous=FULL). */
+	int (*commit)(struct st_store *s, struct st_error *err);
+	/* Must leave no transaction open even when it reports a failure. */
+	int (*rollback)(struct st_store *s, struct st_error *err);
+
+	int (*person_add)(struct st_store *s, const struct st_person *p,
+			  struct st_error *err);
+	int (*person_get)(struct st_store *s, const uint8_t id[16],
+			  struct st_person *out, struct st_error *err);
+	int (*person_list)(struct st_store *s, const uint8_t *after,
+			   size_t limit, st_store_person_cb cb, void *ctx,
+			   struct st_error *err);
+	int (*device_add)(struct st_store *s, const struct st_device *d,
+			  struct st_error *err);
+	int (*device_get)(struct st_store *s, const uint8_t id[16],
+			  struct st_device *out, struct st_error *err);
+	int (*device_set_active)(struct st_store *s, const uint8_t id[16],
+				 bool active, struct st_error *err);
+	int (*device_touch)(struct st_store *s, const uint8_t id[16],
+			    int64_t now_s, struct st_error *err);
+	int (*policy_put)(struct st_store *s, const struct st_store_policy *p,
+			  struct st_error *err);
+	int (*policy_get_by_notice)(struct st_store *s,
+				    const uint8_t notice_hash[32],
+				    struct st_store_policy *out,
+				    struct st_error *err);
+	int (*acceptance_add)(struct st_store *s, const struct st_acceptance *a,
+			      struct st_error *err);
+	int (*acceptance_has)(struct st_store *s, const uint8_t person[16],
+			      const uint8_t device[16],
+			      const uint8_t notice_hash[32], bool *out,
+			      struct st_error *err);
+	/* Inside a transaction (the front sees to it). *outcome: enum
+	 * st_store_put. On CONFLICT also writes the flag row. */
+	int (*segment_put)(struct st_store *s, const struct st_store_segment *g,
+			   int *outcome, struct st_error *err);
+	int (*segment_get)(struct st_store *s, const uint8_t device[16],
+			   uint64_t seq, struct st_store_segment *out,
+			   struct st_error *err);
+	int (*segment_list)(struct st_store *s, const uint8_t device[16],
+			    uint64_t after_seq, size_t limit,
+			    st_store_segment_cb cb, void *ctx,
+			    struct st_error *err);
+	/* device NULL: every segment. */
+	int (*segment_count)(struct st_store *s, const uint8_t *device,
+			     uint64_t *out, struct st_error *err);
+	int (*flag_list)(struct st_store *s, int64_t after_id, size_t limit,
+			 st_store_flag_cb cb, void *ctx, struct st_error *err);
+};
+
+struct st_store {
+	const struct st_store_type *type;
+	bool in_tx; /* kept by the front */
+};
+
+extern const struct st_store_type st_store_sqlite;
+
+/* Opens a store of the given type; *out is freed with st_store_close. */
+int st_store_open(const struct st_store_type *type,
+		  const struct st_store_cfg *cfg, struct st_store **out,
+		  struct st_error *err);
+/* Rolls back an open transaction and frees s (NULL is fine). */
+void st_store_close(struct st_store *s);
+bool st_store_is_valid(const struct st_store *s);
+
+/* One transaction at a time: begin inside one, or commit/rollback outside
+ * one, is ST_E_STATE. A failed commit rolls back, so afterwards no
+ * transaction is open either way. */
+int st_store_begin(struct st_store *s, struct st_error *err);
+int st_store_commit(struct st_store *s, struct st_error *err);
+int st_store_rollback(struct st_store *s, struct st_error *err);
+bool st_store_in_tx(const struct st_store *s);
+
+/* ST_E_EXISTS when the id, name (people) or public key (devices) is taken;
+ * ST_E_NOT_FOUND when a referenced row is missing. */
+int st_store_person_add(struct st_store *s, const struct st_person *p,
+			struct st_error *err);
+int st_store_person_get(struct st_store *s, const uint8_t id[16],
+			struct st_person *out, struct st_error *err);
+/* People in id order after `after` (NULL: from the first), at most limit
+ * (1..ST_STORE_LIST_MAX). */
+int st_store_person_list(struct st_store *s, const uint8_t *after,
+			 size_t limit, st_store_person_cb cb, void *ctx,
+			 struct st_error *err);
+int st_store_device_add(struct st_store *s, const struct st_device *d,
+			struct st_error *err);
+int st_store_device_get(struct st_store *s, const uint8_t id[16],
+			struct st_device *out, struct st_error *err);
+int st_store_device_set_active(struct st_store *s, const uint8_t id[16],
+			       bool active, struct st_error *err);
+/* last_seen_s = max(last_seen_s, now_s). */
+int st_store_device_touch(struct st_store *s, const uint8_t id[16],
+			  int64_t now_s, struct st_error *err);
+/* Putting the same policy again is 0; another policy under a used notice
+ * hash is ST_E_EXISTS. The front checks notice_hash = SHA-256(notice). */
+int st_store_policy_put(struct st_store *s, const struct st_store_policy *p,
+			struct st_error *err);
+int st_store_policy_get_by_notice(struct st_store *s,
+				  const uint8_t notice_hash[32],
+				  struct st_store_policy *out,
+				  struct st_error *err);
+/* ST_E_NOT_FOUND when the device is not that person's, or the notice is
+ * unknown. */
+int st_store_acceptance_add(struct st_store *s, const struct st_acceptance *a,
+			    struct st_error *err);
+int st_store_acceptance_has(struct st_store *s, const uint8_t person[16],
+			    const uint8_t device[16],
+			    const uint8_t notice_hash[32], bool *out,
+			    struct st_error *err);
+
+/* Puts one segment (in a transaction of its own when none is open); the
+ * answer is in *outcome. Outside a transaction it returns only after
+ * COMMIT, so STORED means durable. */
+int st_store_segment_put(struct st_store *s, const struct st_store_segment *g,
+			 int *outcome, struct st_error *err);
+/* Group commit: puts n segments (1..ST_STORE_BATCH_MAX) in one transaction
+ * that this call opens (ST_E_STATE if one is open) and commits, and in it
+ * sets each device's last_seen_s to the latest received_s of its segments
+ * that were stored or duplicates. outcomes[i] is written only after COMMIT
+ * returned: on any failure the whole batch is rolled back, outcomes are
+ * left untouched and nothing of it is stored. */
+int st_store_segment_put_batch(struct st_store *s,
+			       const struct st_store_segment *g, size_t n,
+			       int *outcomes, struct st_error *err);
+int st_store_segment_get(struct st_store *s, const uint8_t device[16],
+			 uint64_t seq, struct st_store_segment *out,
+			 struct st_error *err);
+/* A device's segments in seq order after after_seq, metadata only (header
+ * and body NULL), at most limit (1..ST_STORE_LIST_MAX). */
+int st_store_segment_list(struct st_store *s, const uint8_t device[16],
+			  uint64_t after_seq, size_t limit,
+			  st_store_segment_cb cb, void *ctx,
+			  struct st_error *err);
+int st_store_segment_count(struct st_store *s, const uint8_t *device,
+			   uint64_t *out, struct st_error *err);
+int st_store_flag_list(struct st_store *s, int64_t after_id, size_t limit,
+		       st_store_flag_cb cb, void *ctx, struct st_error *err);
+
+/* Fault injection seam (tests and drills; never configured by `serve`):
+ * a store type that forwards to an inner store and fails the fail_at-th
+ * call, counted from 1 since the last arm, over every operation but close.
+ * The failed call does nothing and returns ST_STORE_FAULT_RC, except
+ * rollback, which still rolls back (a real rollback must leave no
+ * transaction open), and, when `after` is set, any call, which runs first
+ * and then reports the failure (a lost answer: the work is done, the caller
+ * believes it is not; a begin is undone). sticky: every call from fail_at
+ * on fails. fail_at 0 only counts. A test double is just another type. */
+#define ST_STORE_FAULT_RC (ST_E_SQLITE_BASE - 10) /* SQLITE_IOERR */
+struct st_store_fault_cfg {
+	long fail_at;
+	bool sticky;
+	bool after;
+};
+/* Wraps inner (taking ownership: st_store_close closes both). */
+int st_store_fault_wrap(struct st_store *inner, struct st_store **out,
+			struct st_error *err);
+void st_store_fault_arm(struct st_store *s, const struct st_store_fault_cfg *c);
+long st_store_fault_calls(const struct st_store *s);  /* since arming */
+long st_store_fault_failed(const struct st_store *s); /* failed so far */
+
+/* Lower-case hex of an id, for messages ("0123…": all 32 digits). */
+void st_store_id_hex(const uint8_t id[16], char out[33]);
+
+#endif

@@ -1,0 +1,1033 @@
+/* store_sqlite.c - the SQLite store backend: versioned migrations, WAL with
+ * synchronous=FULL (COMMIT returns once durable), secure_delete, foreign
+ * keys, and every statement prepared once and bound. Never builds SQL from
+ * input and never puts a bound value into a message. One thread at a time
+ * per instance. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "core/clock.h"
+
+/* Migrations, in order: migration i brings the schema to version i + 1.
+ * Append only; never edit one that has shipped (databases remember it).
+ * Constant text: the only SQL not prepared with bound values. */
+static const char *const migrations[] = {
+	/* 1: people, devices, policies, acceptances, segments, flags */
+	"CREATE TABLE people ("
+	" id BLOB PRIMARY KEY CHECK (length(id) = 16),"
+	" name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 254),"
+	" grp TEXT NOT NULL DEFAULT '' CHECK (length(grp) <= 128),"
+	" public_key BLOB NOT NULL CHECK (length(public_key) = 32),"
+	" sealed_secret BLOB CHECK (sealed_secret IS NULL OR"
+	"  length(sealed_secret) = 80),"
+	" erased INTEGER NOT NULL DEFAULT 0 CHECK (erased IN (0, 1)),"
+	" created_s INTEGER NOT NULL,"
+	" CHECK (erased = 1 OR sealed_secret IS NOT NULL),"
+	" CHECK (erased = 0 OR sealed_secret IS NULL));"
+	"CREATE TABLE devices ("
+	" id BLOB PRIMARY KEY CHECK (length(id) = 16),"
+	" person_id BLOB NOT NULL REFERENCES people(id),"
+	" public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32),"
+	" active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),"
+	" enrolled_s INTEGER NOT NULL,"
+	" last_seen_s INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (id, person_id));"
+	"CREATE INDEX devices_by_person ON devices(person_id);"
+	"CREATE TABLE policies ("
+	" hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+	" canonical_json TEXT NOT NULL,"
+	" notice BLOB NOT NULL,"
+	" notice_hash BLOB NOT NULL UNIQUE CHECK (length(notice_hash) = 32),"
+	" created_s INTEGER NOT NULL);"
+	"CREATE TABLE acceptances ("
+	" id INTEGER PRIMARY KEY,"
+	" person_id BLOB NOT NULL,"
+	" device_id BLOB NOT NULL,"
+	" notice_hash BLOB NOT NULL REFERENCES policies(notice_hash),"
+	" local_user TEXT NOT NULL CHECK (length(local_user) BETWEEN 1 AND 64),"
+	" accepted_s INTEGER NOT NULL,"
+	" FOREIGN KEY (device_id, person_id) REFERENCES devices(id, person_id));"
+	"CREATE INDEX acceptances_by_key ON"
+	" acceptances(person_id, device_id, notice_hash);"
+	"CREATE TABLE segments ("
+	" id INTEGER PRIMARY KEY,"
+	" device_id BLOB NOT NULL,"
+	" seq INTEGER NOT NULL CHECK (seq >= 0),"
+	" person_id BLOB NOT NULL,"
+	" header BLOB NOT NULL CHECK (length(header) = 308),"
+	" ciphertext BLOB NOT NULL,"
+	" t_start_min INTEGER NOT NULL,"
+	" t_end_min INTEGER NOT NULL CHECK (t_end_min > t_start_min),"
+	" lease_seq INTEGER NOT NULL,"
+	" level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 3),"
+	" kinds INTEGER NOT NULL,"
+	" notice_hash BLOB NOT NULL REFERENCES policies(notice_hash),"
+	" received_s INTEGER NOT NULL,"
+	" UNIQUE (device_id, seq),"
+	" FOREIGN KEY (device_id, person_id) REFERENCES devices(id, person_id));"
+	"CREATE INDEX segments_by_person ON segments(person_id, t_start_min);"
+	"CREATE TABLE flags ("
+	" id INTEGER PRIMARY KEY,"
+	" kind TEXT NOT NULL,"
+	" device_id BLOB NOT NULL REFERENCES devices(id),"
+	" seq INTEGER NOT NULL,"
+	" evidence BLOB NOT NULL,"
+	" created_s INTEGER NOT NULL);",
+};
+#define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+_Static_assert(N_MIGRATIONS == ST_STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_PERSON_ADD, S_PERSON_GET, S_PERSON_LIST, S_PERSON_LIST_AFTER,
+	S_DEVICE_ADD, S_DEVICE_GET, S_DEVICE_SET_ACTIVE, S_DEVICE_TOUCH,
+	S_POLICY_FIND, S_POLICY_ADD, S_POLICY_GET,
+	S_ACCEPT_ADD, S_ACCEPT_HAS,
+	S_SEG_FIND, S_SEG_ADD, S_FLAG_ADD, S_SEG_GET, S_SEG_LIST,
+	S_SEG_COUNT, S_SEG_COUNT_DEV, S_FLAG_LIST,
+	S_COUNT,
+};
+
+#define PERSON_COLS \
+	"id, name, grp, public_key, sealed_secret, erased, created_s"
+#define DEVICE_COLS "id, person_id, public_key, active, enrolled_s, last_seen_s"
+#define SEG_META "device_id, person_id, seq, lease_seq, t_start_min, " \
+	"t_end_min, level, kinds, notice_hash, received_s, length(ciphertext)"
+
+static const char *const sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_PERSON_ADD] = "INSERT INTO people (" PERSON_COLS ")"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_PERSON_GET] = "SELECT " PERSON_COLS " FROM people WHERE id = ?1",
+	[S_PERSON_LIST] = "SELECT " PERSON_COLS " FROM people"
+			  " ORDER BY id LIMIT ?1",
+	[S_PERSON_LIST_AFTER] = "SELECT " PERSON_COLS " FROM people"
+				" WHERE id > ?2 ORDER BY id LIMIT ?1",
+	[S_DEVICE_ADD] = "INSERT INTO devices (" DEVICE_COLS ")"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
+	[S_DEVICE_SET_ACTIVE] = "UPDATE devices SET active = ?2 WHERE id = ?1",
+	[S_DEVICE_TOUCH] = "UPDATE devices SET last_seen_s ="
+			   " max(last_seen_s, ?2) WHERE id = ?1",
+	[S_POLICY_FIND] = "SELECT notice_hash FROM policies WHERE hash = ?1",
+	[S_POLICY_ADD] = "INSERT INTO policies (hash, canonical_json, notice,"
+			 " notice_hash, created_s) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_POLICY_GET] = "SELECT hash, canonical_json, notice, notice_hash,"
+			 " created_s FROM policies WHERE notice_hash = ?1",
+	[S_ACCEPT_ADD] = "INSERT INTO acceptances (person_id, device_id,"
+			 " notice_hash, local_user, accepted_s)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_ACCEPT_HAS] = "SELECT 1 FROM acceptances WHERE person_id = ?1 AND"
+			 " device_id = ?2 AND notice_hash = ?3 LIMIT 1",
+	[S_SEG_FIND] = "SELECT header, ciphertext FROM segments"
+		       " WHERE device_id = ?1 AND seq = ?2",
+	[S_SEG_ADD] = "INSERT INTO segments (device_id, seq, person_id, header,"
+		      " ciphertext, t_start_min, t_end_min, lease_seq, level,"
+		      " kinds, notice_hash, received_s) VALUES (?1, ?2, ?3, ?4,"
+		      " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[S_FLAG_ADD] = "INSERT INTO flags (kind, device_id, seq, evidence,"
+		       " created_s) VALUES ('conflict', ?1, ?2, ?3, ?4)",
+	[S_SEG_GET] = "SELECT " SEG_META ", header, ciphertext FROM segments"
+		      " WHERE device_id = ?1 AND seq = ?2",
+	[S_SEG_LIST] = "SELECT " SEG_META " FROM segments WHERE device_id = ?1"
+		       " AND seq > ?2 ORDER BY seq LIMIT ?3",
+	[S_SEG_COUNT] = "SELECT count(*) FROM segments",
+	[S_SEG_COUNT_DEV] = "SELECT count(*) FROM segments WHERE device_id = ?1",
+	[S_FLAG_LIST] = "SELECT id, kind, device_id, seq, evidence, created_s"
+			" FROM flags WHERE id > ?1 ORDER BY id LIMIT ?2",
+};
+
+struct sq_store {
+	struct st_store base; /* first */
+	sqlite3 *db;
+	sqlite3_stmt *st[S_COUNT];
+	bool ready;
+	const struct st_clock *clock;
+	char path[256]; /* for messages: shortened if longer */
+};
+
+#define SQ(s) ((struct sq_store *)(s))
+
+static int64_t now_s(const struct sq_store *q)
+{
+	return (int64_t)(st_wall_ns(q->clock) / 1000000000u);
+}
+
+/* Maps a SQLite result into the error space, with the database's own words
+ * (they never quote bound values) and what to do. */
+static int sq_fail(struct sq_store *q, int rc, const char *what,
+		   struct st_error *err)
+{
+	int xrc = q->db ? sqlite3_extended_errcode(q->db) : rc;
+	if ((xrc & 0xff) != (rc & 0xff))
+		xrc = rc;
+	const char *msg = q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc);
+	switch (xrc) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return st_fail(err, ST_E_EXISTS, "store %s: %s: already there (%s)",
+			       q->path, what, msg);
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return st_fail(err, ST_E_NOT_FOUND,
+			       "store %s: %s: a row it names is missing (%s)",
+			       q->path, what, msg);
+	default:
+		break;
+	}
+	const char *todo = "";
+	switch (xrc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		todo = "; another process holds the write lock, retry";
+		break;
+	case SQLITE_FULL:
+		todo = "; the disk is full, free space";
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		todo = "; check the file's owner and mode";
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		todo = "; restore the database from a backup";
+		break;
+	default:
+		break;
+	}
+	return st_fail(err, ST_E_SQLITE_BASE - xrc, "store %s: %s: %s%s",
+		       q->path, what, msg, todo);
+}
+
+/* Every statement goes back to its start with no bindings, so that none
+ * stays active across a COMMIT. */
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Steps a statement that returns no row. */
+static int run(struct sq_store *q, enum stmt_id id, const char *what,
+	       struct st_error *err)
+{
+	int rc = sqlite3_step(q->st[id]);
+	done(q->st[id]);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, rc, what, err);
+	return 0;
+}
+
+/* Lengths fit int: every blob is under a cap far below INT_MAX. */
+#define BLOB(st, i, p, n) \
+	sqlite3_bind_blob((st), (i), (p), (int)(n), SQLITE_STATIC)
+#define TEXT(st, i, p) sqlite3_bind_text((st), (i), (p), -1, SQLITE_STATIC)
+#define I64(st, i, v) sqlite3_bind_int64((st), (i), (sqlite3_int64)(v))
+
+/* Copies a blob column of exactly n bytes. */
+static bool col_blob(sqlite3_stmt *st, int c, uint8_t *out, size_t n)
+{
+	if (sqlite3_column_type(st, c) != SQLITE_BLOB ||
+	    (size_t)sqlite3_column_bytes(st, c) != n)
+		return false;
+	memcpy(out, sqlite3_column_blob(st, c), n);
+	return true;
+}
+
+static bool col_text(sqlite3_stmt *st, int c, char *out, size_t max)
+{
+	const unsigned char *t = sqlite3_column_text(st, c);
+	size_t n = (size_t)sqlite3_column_bytes(st, c);
+	if (!t || n > max)
+		return false;
+	memcpy(out, t, n);
+	out[n] = 0;
+	return true;
+}
+
+static int corrupt(struct sq_store *q, const char *what, struct st_error *err)
+{
+	return st_fail(err, ST_E_CORRUPT,
+		       "store %s: %s: a row does not have the shape schema "
+		       "version %d gives it; restore from a backup",
+		       q->path, what, ST_STORE_SCHEMA_VERSION);
+}
+
+/* ---- open, migrate, close ---- */
+
+static int exec_const(struct sq_store *q, const char *text, const char *what,
+		      struct st_error *err)
+{
+	int rc = sqlite3_exec(q->db, text, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : sq_fail(q, rc, what, err);
+}
+
+/* Runs a one-row, one-column pragma or query and gives its text. */
+static int query_text(struct sq_store *q, const char *text, char *out,
+		      size_t cap, struct st_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(q->db, text, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(q, rc, text, err);
+	rc = sqlite3_step(st);
+	out[0] = 0;
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		if (t) {
+			size_t n = strnlen((const char *)t, cap - 1);
+			memcpy(out, t, n);
+			out[n] = 0;
+		}
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_fail(q, rc, text, err);
+}
+
+static int set_pragmas(struct sq_store *q, struct st_error *err)
+{
+	char v[32];
+	int rc;
+	/* journal_mode answers with the mode in force: WAL is required (a
+	 * file system without shared memory would silently keep DELETE). */
+	if ((rc = query_text(q, "PRAGMA journal_mode = WAL", v, sizeof v, err)))
+		return rc;
+	if (strcmp(v, "wal") != 0)
+		return st_fail(err, ST_E_SQLITE_BASE - SQLITE_CANTOPEN,
+			       "store %s: journal mode is '%s', not 'wal'; put "
+			       "the database on a local file system",
+			       q->path, v);
+	static const char *const set[] = {
+		"PRAGMA synchronous = FULL",   /* COMMIT returns once durable */
+		"PRAGMA secure_delete = ON",   /* erased keys are overwritten */
+		"PRAGMA foreign_keys = ON",
+		"PRAGMA trusted_schema = OFF",
+	};
+	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+		if ((rc = exec_const(q, set[i], set[i], err)))
+			return rc;
+	/* Read them back: a pragma SQLite does not know is silently ignored. */
+	static const char *const get[][2] = {
+		{"PRAGMA synchronous", "2"},
+		{"PRAGMA secure_delete", "1"},
+		{"PRAGMA foreign_keys", "1"},
+	};
+	for (size_t i = 0; i < sizeof get / sizeof get[0]; i++) {
+		if ((rc = query_text(q, get[i][0], v, sizeof v, err)))
+			return rc;
+		if (strcmp(v, get[i][1]) != 0)
+			return st_fail(err, ST_E_STATE,
+				       "store %s: %s is %s, needs %s", q->path,
+				       get[i][0], v, get[i][1]);
+	}
+	return 0;
+}
+
+static int schema_version(struct sq_store *q, int64_t *v,
+			  struct st_error *err)
+{
+	char t[32];
+	int rc = query_text(q, "SELECT coalesce(max(version), 0) FROM "
+			       "schema_version", t, sizeof t, err);
+	if (rc)
+		return rc;
+	*v = strtoll(t, NULL, 10);
+	return 0;
+}
+
+/* Brings the schema to ST_STORE_SCHEMA_VERSION in one transaction: a crash
+ * leaves the old version whole. */
+static int migrate(struct sq_store *q, struct st_error *err)
+{
+	int rc = exec_const(q, "BEGIN IMMEDIATE", "migration begin", err);
+	if (rc)
+		return rc;
+	rc = exec_const(q, "CREATE TABLE IF NOT EXISTS schema_version ("
+			   " version INTEGER PRIMARY KEY,"
+			   " applied_s INTEGER NOT NULL)",
+			"schema_version", err);
+	int64_t v = 0;
+	if (!rc)
+		rc = schema_version(q, &v, err);
+	if (!rc && (v < 0 || v > ST_STORE_SCHEMA_VERSION))
+		rc = st_fail(err, ST_E_VERSION,
+			     "store %s: schema version %lld, this build knows "
+			     "up to %d; upgrade sealtrace",
+			     q->path, (long long)v, ST_STORE_SCHEMA_VERSION);
+	sqlite3_stmt *ins = NULL;
+	if (!rc && v < ST_STORE_SCHEMA_VERSION) {
+		int prc = sqlite3_prepare_v2(q->db,
+					     "INSERT INTO schema_version "
+					     "(version, applied_s) VALUES (?1, ?2)",
+					     -1, &ins, NULL);
+		if (prc != SQLITE_OK)
+			rc = sq_fail(q, prc, "schema_version", err);
+	}
+	for (int64_t i = v; !rc && i < ST_STORE_SCHEMA_VERSION; i++) {
+		char what[48];
+		snprintf(what, sizeof what, "migration to version %lld",
+			 (long long)(i + 1));
+		rc = exec_const(q, migrations[i], what, err);
+		if (rc)
+			break;
+		I64(ins, 1, i + 1);
+		I64(ins, 2, now_s(q));
+		int src = sqlite3_step(ins);
+		done(ins);
+		if (src != SQLITE_DONE)
+			rc = sq_fail(q, src, what, err);
+	}
+	sqlite3_finalize(ins);
+	if (!rc)
+		rc = exec_const(q, "COMMIT", "migration commit", err);
+	if (rc && !sqlite3_get_autocommit(q->db))
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* The file is made 0600 before SQLite sees it: it holds sealed person keys
+ * and SQLite gives its -wal and -shm files the main file's mode. */
+static int prepare_file(struct sq_store *q, const char *path,
+			struct st_error *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return st_fail(err, st_errno(errno),
+			       "store %s: cannot open: %s; check the folder "
+			       "exists and is writable",
+			       q->path, strerror(errno));
+	struct stat sb;
+	int rc = fstat(fd, &sb);
+	int e = errno;
+	close(fd);
+	if (rc != 0)
+		return st_fail(err, st_errno(e), "store %s: stat: %s", q->path,
+			       strerror(e));
+	if (!S_ISREG(sb.st_mode))
+		return st_fail(err, ST_E_INVAL, "store %s: not a regular file",
+			       q->path);
+	if (sb.st_mode & 077)
+		return st_fail(err, ST_E_KEY_MODE,
+			       "store %s: mode %04o lets others read sealed "
+			       "keys; run chmod 600 %s",
+			       q->path, (unsigned)(sb.st_mode & 07777), q->path);
+	return 0;
+}
+
+static int sq_open(struct st_store *s, const struct st_store_cfg *cfg,
+		   struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	q->clock = cfg->clock ? cfg->clock : &st_clock_system;
+	if (!cfg->path || !*cfg->path)
+		return st_fail(err, ST_E_INVAL, "store sqlite: no database path");
+	size_t pl = strlen(cfg->path);
+	if (pl < sizeof q->path) {
+		memcpy(q->path, cfg->path, pl + 1);
+	} else { /* keep the end, which names the file */
+		memcpy(q->path, "...", 3);
+		memcpy(q->path + 3, cfg->path + pl - (sizeof q->path - 4),
+		       sizeof q->path - 3);
+	}
+	if (cfg->busy_ms < 0)
+		return st_fail(err, ST_E_INVAL, "store %s: busy_ms %d < 0",
+			       q->path, cfg->busy_ms);
+	int rc = prepare_file(q, cfg->path, err);
+	if (rc)
+		return rc;
+	int src = sqlite3_open_v2(cfg->path, &q->db,
+				  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					  SQLITE_OPEN_NOFOLLOW |
+					  SQLITE_OPEN_NOMUTEX,
+				  NULL);
+	if (src != SQLITE_OK)
+		return sq_fail(q, src, "open", err);
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db,
+			     cfg->busy_ms ? cfg->busy_ms : ST_STORE_BUSY_MS_DEFAULT);
+	/* No writable_schema tricks and no schema-defined functions. */
+	sqlite3_db_config(q->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	if ((rc = set_pragmas(q, err)) || (rc = migrate(q, err)))
+		return rc;
+	for (int i = 0; i < S_COUNT; i++) {
+		src = sqlite3_prepare_v3(q->db, sql[i], -1,
+					 SQLITE_PREPARE_PERSISTENT, &q->st[i],
+					 NULL);
+		if (src != SQLITE_OK)
+			return sq_fail(q, src, "prepare", err);
+	}
+	q->ready = true;
+	return 0;
+}
+
+static void sq_close(struct st_store *s)
+{
+	struct sq_store *q = SQ(s);
+	q->ready = false;
+	if (q->db && !sqlite3_get_autocommit(q->db))
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	for (int i = 0; i < S_COUNT; i++) {
+		sqlite3_finalize(q->st[i]);
+		q->st[i] = NULL;
+	}
+	if (q->db)
+		sqlite3_close_v2(q->db);
+	q->db = NULL;
+}
+
+static bool sq_is_valid(const struct st_store *s)
+{
+	const struct sq_store *q = (const struct sq_store *)s;
+	return q->ready && q->db;
+}
+
+static int sq_begin(struct st_store *s, struct st_error *err)
+{
+	return run(SQ(s), S_BEGIN, "begin", err);
+}
+
+static int sq_commit(struct st_store *s, struct st_error *err)
+{
+	return run(SQ(s), S_COMMIT, "commit", err);
+}
+
+static int sq_rollback(struct st_store *s, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	if (sqlite3_get_autocommit(q->db))
+		return 0; /* SQLite already rolled it back (or it committed) */
+	return run(q, S_ROLLBACK, "rollback", err);
+}
+
+/* ---- people ---- */
+
+static int sq_person_add(struct st_store *s, const struct st_person *p,
+			 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PERSON_ADD];
+	BLOB(st, 1, p->id, 16);
+	TEXT(st, 2, p->name);
+	TEXT(st, 3, p->group);
+	BLOB(st, 4, p->public_key, 32);
+	if (p->erased)
+		sqlite3_bind_null(st, 5);
+	else
+		BLOB(st, 5, p->sealed_secret, ST_STORE_SEALED_SK_LEN);
+	I64(st, 6, p->erased ? 1 : 0);
+	I64(st, 7, p->created_s);
+	return run(q, S_PERSON_ADD, "person add", err);
+}
+
+static bool read_person(sqlite3_stmt *st, struct st_person *p)
+{
+	memset(p, 0, sizeof *p);
+	if (!col_blob(st, 0, p->id, 16) ||
+	    !col_text(st, 1, p->name, ST_STORE_NAME_MAX) ||
+	    !col_text(st, 2, p->group, ST_STORE_GROUP_MAX) ||
+	    !col_blob(st, 3, p->public_key, 32))
+		return false;
+	p->erased = sqlite3_column_int64(st, 5) != 0;
+	if (!p->erased &&
+	    !col_blob(st, 4, p->sealed_secret, ST_STORE_SEALED_SK_LEN))
+		return false;
+	p->created_s = sqlite3_column_int64(st, 6);
+	return true;
+}
+
+static int sq_person_get(struct st_store *s, const uint8_t id[16],
+			 struct st_person *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PERSON_GET];
+	BLOB(st, 1, id, 16);
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	char hex[33];
+	if (rc == SQLITE_ROW) {
+		if (!read_person(st, out))
+			ret = corrupt(q, "person get", err);
+	} else if (rc == SQLITE_DONE) {
+		st_store_id_hex(id, hex);
+		ret = st_fail(err, ST_E_NOT_FOUND, "person %s: not found", hex);
+	} else {
+		ret = sq_fail(q, rc, "person get", err);
+	}
+	done(st);
+	return ret;
+}
+
+static int sq_person_list(struct st_store *s, const uint8_t *after,
+			  size_t limit, st_store_person_cb cb, void *ctx,
+			  struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	enum stmt_id id = after ? S_PERSON_LIST_AFTER : S_PERSON_LIST;
+	sqlite3_stmt *st = q->st[id];
+	I64(st, 1, limit);
+	if (after)
+		BLOB(st, 2, after, 16);
+	int rc, ret = 0;
+	struct st_person p;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!read_person(st, &p)) {
+			ret = corrupt(q, "person list", err);
+			break;
+		}
+		int c = cb(ctx, &p);
+		if (c != 0) {
+			ret = c < 0 ? st_fail(err, c, "person list: stopped "
+						       "by the caller: %s",
+					      st_strerror(c))
+				    : 0;
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "person list", err);
+	done(st);
+	return ret;
+}
+
+/* ---- devices ---- */
+
+static int sq_device_add(struct st_store *s, const struct st_device *d,
+			 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_DEVICE_ADD];
+	BLOB(st, 1, d->id, 16);
+	BLOB(st, 2, d->person_id, 16);
+	BLOB(st, 3, d->public_key, 32);
+	I64(st, 4, d->active ? 1 : 0);
+	I64(st, 5, d->enrolled_s);
+	I64(st, 6, d->last_seen_s);
+	return run(q, S_DEVICE_ADD, "device add", err);
+}
+
+static int sq_device_get(struct st_store *s, const uint8_t id[16],
+			 struct st_device *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_DEVICE_GET];
+	BLOB(st, 1, id, 16);
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	char hex[33];
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof *out);
+		if (!col_blob(st, 0, out->id, 16) ||
+		    !col_blob(st, 1, out->person_id, 16) ||
+		    !col_blob(st, 2, out->public_key, 32))
+			ret = corrupt(q, "device get", err);
+		out->active = sqlite3_column_int64(st, 3) != 0;
+		out->enrolled_s = sqlite3_column_int64(st, 4);
+		out->last_seen_s = sqlite3_column_int64(st, 5);
+	} else if (rc == SQLITE_DONE) {
+		st_store_id_hex(id, hex);
+		ret = st_fail(err, ST_E_NOT_FOUND, "device %s: not found", hex);
+	} else {
+		ret = sq_fail(q, rc, "device get", err);
+	}
+	done(st);
+	return ret;
+}
+
+/* Runs an UPDATE of one device; ST_E_NOT_FOUND when no row matched. */
+static int update_device(struct sq_store *q, enum stmt_id id,
+			 const uint8_t dev[16], const char *what,
+			 struct st_error *err)
+{
+	int rc = run(q, id, what, err);
+	if (rc == 0 && sqlite3_changes(q->db) == 0) {
+		char hex[33];
+		st_store_id_hex(dev, hex);
+		return st_fail(err, ST_E_NOT_FOUND, "device %s: not found", hex);
+	}
+	return rc;
+}
+
+static int sq_device_set_active(struct st_store *s, const uint8_t id[16],
+				bool active, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_DEVICE_SET_ACTIVE];
+	BLOB(st, 1, id, 16);
+	I64(st, 2, active ? 1 : 0);
+	return update_device(q, S_DEVICE_SET_ACTIVE, id, "device set active",
+			     err);
+}
+
+static int sq_device_touch(struct st_store *s, const uint8_t id[16],
+			   int64_t now, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_DEVICE_TOUCH];
+	BLOB(st, 1, id, 16);
+	I64(st, 2, now);
+	return update_device(q, S_DEVICE_TOUCH, id, "device touch", err);
+}
+
+/* ---- policies and acceptances ---- */
+
+static int sq_policy_put(struct st_store *s, const struct st_store_policy *p,
+			 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_POLICY_FIND];
+	BLOB(st, 1, p->hash, 32);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		uint8_t nh[32];
+		bool same = col_blob(st, 0, nh, 32) &&
+			    memcmp(nh, p->notice_hash, 32) == 0;
+		done(st);
+		if (!same)
+			return st_fail(err, ST_E_EXISTS,
+				       "store %s: policy put: this policy is "
+				       "stored with another notice; render the "
+				       "notice with this build's renderer",
+				       q->path);
+		return 0; /* the same policy again */
+	}
+	done(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, rc, "policy put", err);
+	st = q->st[S_POLICY_ADD];
+	BLOB(st, 1, p->hash, 32);
+	sqlite3_bind_text(st, 2, p->json, (int)p->json_len, SQLITE_STATIC);
+	BLOB(st, 3, p->notice, p->notice_len);
+	BLOB(st, 4, p->notice_hash, 32);
+	I64(st, 5, p->created_s);
+	return run(q, S_POLICY_ADD, "policy put", err);
+}
+
+static int sq_policy_get(struct st_store *s, const uint8_t nh[32],
+			 struct st_store_policy *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_POLICY_GET];
+	BLOB(st, 1, nh, 32);
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		const void *j = sqlite3_column_text(st, 1);
+		size_t jl = (size_t)sqlite3_column_bytes(st, 1);
+		const void *n = sqlite3_column_blob(st, 2);
+		size_t nl = (size_t)sqlite3_column_bytes(st, 2);
+		if (!j || !n || jl > ST_STORE_POLICY_JSON_MAX ||
+		    nl > ST_STORE_NOTICE_MAX || !col_blob(st, 0, out->hash, 32) ||
+		    !col_blob(st, 3, out->notice_hash, 32)) {
+			ret = corrupt(q, "policy get", err);
+		} else {
+			uint8_t *m = malloc(jl + 1 + nl);
+			if (!m) {
+				ret = st_fail(err, ST_E_NOMEM,
+					      "policy get: out of memory");
+			} else {
+				memcpy(m, j, jl);
+				m[jl] = 0;
+				memcpy(m + jl + 1, n, nl);
+				out->owned_ = m;
+				out->json = (const char *)m;
+				out->json_len = jl;
+				out->notice = m + jl + 1;
+				out->notice_len = nl;
+				out->created_s = sqlite3_column_int64(st, 4);
+			}
+		}
+	} else if (rc == SQLITE_DONE) {
+		ret = st_fail(err, ST_E_NOT_FOUND,
+			      "policy: no policy has this notice hash");
+	} else {
+		ret = sq_fail(q, rc, "policy get", err);
+	}
+	done(st);
+	return ret;
+}
+
+static int sq_acceptance_add(struct st_store *s, const struct st_acceptance *a,
+			     struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_ACCEPT_ADD];
+	BLOB(st, 1, a->person_id, 16);
+	BLOB(st, 2, a->device_id, 16);
+	BLOB(st, 3, a->notice_hash, 32);
+	TEXT(st, 4, a->local_user);
+	I64(st, 5, a->accepted_s);
+	return run(q, S_ACCEPT_ADD, "acceptance add", err);
+}
+
+static int sq_acceptance_has(struct st_store *s, const uint8_t person[16],
+			     const uint8_t device[16], const uint8_t nh[32],
+			     bool *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_ACCEPT_HAS];
+	BLOB(st, 1, person, 16);
+	BLOB(st, 2, device, 16);
+	BLOB(st, 3, nh, 32);
+	int rc = sqlite3_step(st);
+	done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(q, rc, "acceptance has", err);
+	*out = rc == SQLITE_ROW;
+	return 0;
+}
+
+/* ---- segments and flags ---- */
+
+static int sq_segment_put(struct st_store *s, const struct st_store_segment *g,
+			  int *outcome, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_SEG_FIND];
+	BLOB(st, 1, g->device_id, 16);
+	I64(st, 2, g->seq);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		/* Exactly-once: equal bytes are the same upload again. */
+		bool same =
+			(size_t)sqlite3_column_bytes(st, 0) == ST_STORE_HEADER_LEN &&
+			(size_t)sqlite3_column_bytes(st, 1) == g->body_len &&
+			memcmp(sqlite3_column_blob(st, 0), g->header,
+			       ST_STORE_HEADER_LEN) == 0 &&
+			memcmp(sqlite3_column_blob(st, 1), g->body,
+			       g->body_len) == 0;
+		done(st);
+		if (same) {
+			*outcome = ST_STORE_DUPLICATE;
+			return 0;
+		}
+		st = q->st[S_FLAG_ADD];
+		BLOB(st, 1, g->device_id, 16);
+		I64(st, 2, g->seq);
+		BLOB(st, 3, g->header, ST_STORE_HEADER_LEN);
+		I64(st, 4, g->received_s);
+		rc = run(q, S_FLAG_ADD, "conflict flag", err);
+		if (rc == 0)
+			*outcome = ST_STORE_CONFLICT;
+		return rc;
+	}
+	done(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, rc, "segment put", err);
+	st = q->st[S_SEG_ADD];
+	BLOB(st, 1, g->device_id, 16);
+	I64(st, 2, g->seq);
+	BLOB(st, 3, g->person_id, 16);
+	BLOB(st, 4, g->header, ST_STORE_HEADER_LEN);
+	BLOB(st, 5, g->body, g->body_len);
+	I64(st, 6, g->t_start_min);
+	I64(st, 7, g->t_end_min);
+	I64(st, 8, g->lease_seq);
+	I64(st, 9, g->level);
+	I64(st, 10, g->kinds);
+	BLOB(st, 11, g->notice_hash, 32);
+	I64(st, 12, g->received_s);
+	rc = run(q, S_SEG_ADD, "segment put", err);
+	if (rc == 0)
+		*outcome = ST_STORE_STORED;
+	return rc;
+}
+
+/* Reads the SEG_META columns. */
+static bool read_meta(sqlite3_stmt *st, struct st_store_segment *g)
+{
+	memset(g, 0, sizeof *g);
+	if (!col_blob(st, 0, g->device_id, 16) ||
+	    !col_blob(st, 1, g->person_id, 16) ||
+	    !col_blob(st, 8, g->notice_hash, 32))
+		return false;
+	sqlite3_int64 seq = sqlite3_column_int64(st, 2);
+	sqlite3_int64 lease = sqlite3_column_int64(st, 3);
+	sqlite3_int64 a = sqlite3_column_int64(st, 4);
+	sqlite3_int64 b = sqlite3_column_int64(st, 5);
+	sqlite3_int64 lv = sqlite3_column_int64(st, 6);
+	sqlite3_int64 k = sqlite3_column_int64(st, 7);
+	if (seq < 0 || lease < 0 || a < 0 || a > UINT32_MAX || b < 0 ||
+	    b > UINT32_MAX || lv < 1 || lv > 3 || k < 0 || k > UINT32_MAX)
+		return false;
+	g->seq = (uint64_t)seq;
+	g->lease_seq = (uint64_t)lease;
+	g->t_start_min = (uint32_t)a;
+	g->t_end_min = (uint32_t)b;
+	g->level = (uint8_t)lv;
+	g->kinds = (uint32_t)k;
+	g->received_s = sqlite3_column_int64(st, 9);
+	g->body_len = (size_t)sqlite3_column_int64(st, 10);
+	return true;
+}
+
+static int sq_segment_get(struct st_store *s, const uint8_t device[16],
+			  uint64_t seq, struct st_store_segment *out,
+			  struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_SEG_GET];
+	BLOB(st, 1, device, 16);
+	I64(st, 2, seq);
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		size_t hl = (size_t)sqlite3_column_bytes(st, 11);
+		const void *h = sqlite3_column_blob(st, 11);
+		size_t bl = (size_t)sqlite3_column_bytes(st, 12);
+		const void *b = sqlite3_column_blob(st, 12);
+		if (!read_meta(st, out) || hl != ST_STORE_HEADER_LEN || !h ||
+		    !b || bl != out->body_len || bl > ST_STORE_BODY_MAX) {
+			ret = corrupt(q, "segment get", err);
+		} else {
+			uint8_t *m = malloc(hl + bl);
+			if (!m) {
+				ret = st_fail(err, ST_E_NOMEM,
+					      "segment get: out of memory");
+			} else {
+				memcpy(m, h, hl);
+				memcpy(m + hl, b, bl);
+				out->owned_ = m;
+				out->header = m;
+				out->body = m + hl;
+			}
+		}
+	} else if (rc == SQLITE_DONE) {
+		char hex[33];
+		st_store_id_hex(device, hex);
+		ret = st_fail(err, ST_E_NOT_FOUND,
+			      "segment %llu of device %s: not found",
+			      (unsigned long long)seq, hex);
+	} else {
+		ret = sq_fail(q, rc, "segment get", err);
+	}
+	done(st);
+	return ret;
+}
+
+static int sq_segment_list(struct st_store *s, const uint8_t device[16],
+			   uint64_t after_seq, size_t limit,
+			   st_store_segment_cb cb, void *ctx,
+			   struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_SEG_LIST];
+	BLOB(st, 1, device, 16);
+	I64(st, 2, after_seq);
+	I64(st, 3, limit);
+	int rc, ret = 0;
+	struct st_store_segment g;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!read_meta(st, &g)) {
+			ret = corrupt(q, "segment list", err);
+			break;
+		}
+		int c = cb(ctx, &g);
+		if (c != 0) {
+			ret = c < 0 ? st_fail(err, c, "segment list: stopped "
+						       "by the caller: %s",
+					      st_strerror(c))
+				    : 0;
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "segment list", err);
+	done(st);
+	return ret;
+}
+
+static int sq_segment_count(struct st_store *s, const uint8_t *device,
+			    uint64_t *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	enum stmt_id id = device ? S_SEG_COUNT_DEV : S_SEG_COUNT;
+	sqlite3_stmt *st = q->st[id];
+	if (device)
+		BLOB(st, 1, device, 16);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	done(st);
+	return rc == SQLITE_ROW ? 0 : sq_fail(q, rc, "segment count", err);
+}
+
+static int sq_flag_list(struct st_store *s, int64_t after_id, size_t limit,
+			st_store_flag_cb cb, void *ctx, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_FLAG_LIST];
+	I64(st, 1, after_id);
+	I64(st, 2, limit);
+	int rc, ret = 0;
+	struct st_store_flag f;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&f, 0, sizeof f);
+		f.id = sqlite3_column_int64(st, 0);
+		size_t el = (size_t)sqlite3_column_bytes(st, 4);
+		const void *e = sqlite3_column_blob(st, 4);
+		sqlite3_int64 seq = sqlite3_column_int64(st, 3);
+		if (!col_text(st, 1, f.kind, sizeof f.kind - 1) ||
+		    !col_blob(st, 2, f.device_id, 16) || seq < 0 ||
+		    el > sizeof f.evidence || (el && !e)) {
+			ret = corrupt(q, "flag list", err);
+			break;
+		}
+		f.seq = (uint64_t)seq;
+		if (el)
+			memcpy(f.evidence, e, el);
+		f.evidence_len = el;
+		f.created_s = sqlite3_column_int64(st, 5);
+		int c = cb(ctx, &f);
+		if (c != 0) {
+			ret = c < 0 ? st_fail(err, c, "flag list: stopped by "
+						       "the caller: %s",
+					      st_strerror(c))
+				    : 0;
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "flag list", err);
+	done(st);
+	return ret;
+}
+
+const struct st_store_type st_store_sqlite = {
+	.name = "sqlite",
+	.size = sizeof(struct sq_store),
+	.open = sq_open,
+	.close = sq_close,
+	.is_valid = sq_is_valid,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.person_add = sq_person_add,
+	.person_get = sq_person_get,
+	.person_list = sq_person_list,
+	.device_add = sq_device_add,
+	.device_get = sq_device_get,
+	.device_set_active = sq_device_set_active,
+	.device_touch = sq_device_touch,
+	.policy_put = sq_policy_put,
+	.policy_get_by_notice = sq_policy_get,
+	.acceptance_add = sq_acceptance_add,
+	.acceptance_has = sq_acceptance_has,
+	.segment_put = sq_segment_put,
+	.segment_get = sq_segment_get,
+	.segment_list = sq_segment_list,
+	.segment_count = sq_segment_count,
+	.flag_list = sq_flag_list,
+};
