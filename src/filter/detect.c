@@ -240,6 +240,7 @@ struct st_detector {
 	bool found_overflow;
 	uint32_t done_from[R_COUNT], done_to[R_COUNT]; /* last region judged */
 	uint32_t bg[26];     /* bigram rows */
+	double xlog2x[SECRET_JUDGE_MAX + 1]; /* c * log2(c), for entropy */
 	uint8_t cc[256];     /* byte classes of the pre-pass */
 };
 
@@ -329,13 +330,31 @@ static bool has_word(const char *s, size_t from, size_t to, const char *word)
 	return false;
 }
 
+/* Case-insensitive: does any of words (lower case, each opening with a
+ * letter) occur in s[a - window, a)? One pass over the window; a position
+ * is compared only when its letter opens one of the words. */
 static bool has_any(const char *s, size_t a, size_t window,
 		    const char *const *words)
 {
+	uint32_t firsts = 0;
+	for (const char *const *w = words; *w; w++)
+		firsts |= 1u << (((*w)[0] - 'a') & 31);
 	size_t from = a > window ? a - window : 0;
-	for (; *words; words++)
-		if (has_word(s, from, a, *words))
-			return true;
+	for (size_t i = from; i < a; i++) {
+		int c = lower((unsigned char)s[i]);
+		if (!is_lower(c) || !(firsts >> (c - 'a') & 1))
+			continue;
+		for (const char *const *w = words; *w; w++) {
+			if ((*w)[0] != c)
+				continue;
+			size_t k = 1;
+			while ((*w)[k] && i + k < a &&
+			       lower((unsigned char)s[i + k]) == (*w)[k])
+				k++;
+			if (!(*w)[k])
+				return true;
+		}
+	}
 	return false;
 }
 
@@ -361,8 +380,10 @@ static void prev_word(const char *s, size_t a, char *w, size_t cap)
 
 static bool word_in(const char *w, const char *const *list)
 {
+	if (!w[0])
+		return false;
 	for (; *list; list++)
-		if (!strcmp(w, *list))
+		if ((*list)[0] == w[0] && !strcmp(w, *list))
 			return true;
 	return false;
 }
@@ -1442,13 +1463,8 @@ static bool secret_context(const char *s, size_t x)
 	while (i > 0 && x - i < 4 && s[i - 1] && strchr(" \t\"'`", s[i - 1]))
 		i--;
 	int c = before(s, i);
-	if (c == '=' || c == ':' || c == '>') {
-		size_t from = i > SECRET_CTX_WINDOW ? i - SECRET_CTX_WINDOW : 0;
-		for (const char *const *w = secret_keys; *w; w++)
-			if (has_word(s, from, i, *w))
-				return true;
-		return false;
-	}
+	if (c == '=' || c == ':' || c == '>')
+		return has_any(s, i, SECRET_CTX_WINDOW, secret_keys);
 	char w[16];
 	prev_word(s, x, w, sizeof w);
 	return word_in(w, secret_words);
@@ -1468,6 +1484,27 @@ static bool secret_context(const char *s, size_t x)
  *    percentile of random base62; one case: >= 2 digits and >= n/12 of
  *    them, entropy >= the 1st percentile of random base36;
  *  - and not word-like (wordlike()). */
+/* Shannon entropy of s[0..n) from the detector's table of c * log2(c):
+ * H = (n log2 n - sum c log2 c) / n; no log2 per call. */
+static double entropy_fast(const struct st_detector *d, const char *s,
+			   size_t n)
+{
+	uint16_t cnt[256];
+	unsigned char seen[256];
+	size_t ns = 0;
+	if (n == 0 || n > SECRET_JUDGE_MAX)
+		return n ? entropy(s, n) : 0.0;
+	for (size_t i = 0; i < n; i++)
+		cnt[(unsigned char)s[i]] = 0;
+	for (size_t i = 0; i < n; i++)
+		if (cnt[(unsigned char)s[i]]++ == 0)
+			seen[ns++] = (unsigned char)s[i];
+	double sum = 0;
+	for (size_t k = 0; k < ns; k++)
+		sum += d->xlog2x[cnt[seen[k]]];
+	return (d->xlog2x[n] - sum) / (double)n;
+}
+
 static bool secret_run(const struct st_detector *d, const char *s, size_t len,
 		       size_t x, size_t y)
 {
@@ -1492,49 +1529,43 @@ static bool secret_run(const struct st_detector *d, const char *s, size_t len,
 		hex_u &= is_digit(c) || (c >= 'A' && c <= 'F');
 	}
 	bool hex = (hex_l || hex_u) && nd < nc;
-	if (secret_context(s, x)) {
-		if (is_uuid(t, n))
-			return true;
-		double h = entropy(t, n);
-		if (h < 3.0)
-			return false;
+	/* alone: the cheap shape tests first, the context scans last */
+	bool alone = seps <= 1 + n / 16 && nd < nc && nc >= 16 &&
+		     !is_ulid(t, n) && !is_resource_id(t, n) && !iban_shaped(t, n);
+	if (alone) {
 		if (hex && seps == 0)
+			alone = n != 40 && n != 64 &&
+				entropy_fast(d, core, nc) >= entropy_floor(nc, 0);
+		else if (nl && nu)
+			alone = (nd > 0 || seps > 0) &&
+				entropy_fast(d, core, nc) >= entropy_floor(nc, 2);
+		else
+			alone = nd >= 2 && nd * 12 >= n &&
+				entropy_fast(d, core, nc) >= entropy_floor(nc, 1);
+	}
+	if (alone && !(hex && seps == 0))
+		alone = !wordlike(d, core, nc, BIGRAM_Z);
+	if (alone) {
+		for (const char *const *p = hash_prefix; *p && alone; p++)
+			alone = !(n > strlen(*p) && has_word(t, 0, strlen(*p), *p));
+		alone = alone && !has_any(s, x, HASH_CTX_WINDOW, hash_ctx) &&
+			!(x >= 7 && has_word(s, x - 7, x, "base64,")) &&
+			!(n >= 4 && !memcmp(t, "AAAA", 4) &&
+			  (has_word(s, x > 24 ? x - 24 : 0, x, "ssh-") ||
+			   has_word(s, x > 24 ? x - 24 : 0, x, "ecdsa-")));
+		if (alone)
 			return true;
-		return (nd > 0 || (nl && nu)) &&
-		       !wordlike(d, core, nc, BIGRAM_Z_CTX);
 	}
-	if (seps > 1 + n / 16 || nd == nc || nc < 16)
+	/* the value of a key, a token, a secret: looser */
+	if (!secret_context(s, x))
 		return false;
-	if (is_ulid(t, n) || is_resource_id(t, n) || iban_shaped(t, n))
+	if (is_uuid(t, n))
+		return true;
+	if (entropy_fast(d, t, n) < 3.0)
 		return false;
-	for (const char *const *p = hash_prefix; *p; p++)
-		if (n > strlen(*p) && has_word(t, 0, strlen(*p), *p))
-			return false;
-	if (has_any(s, x, HASH_CTX_WINDOW, hash_ctx))
-		return false;
-	if (x >= 7 && has_word(s, x - 7, x, "base64,"))
-		return false;
-	if (n >= 4 && !memcmp(t, "AAAA", 4) &&
-	    (has_word(s, x > 24 ? x - 24 : 0, x, "ssh-") ||
-	     has_word(s, x > 24 ? x - 24 : 0, x, "ecdsa-")))
-		return false;
-	if (hex && seps == 0) {
-		if (n == 40 || n == 64)
-			return false;
-		return entropy(core, nc) >= entropy_floor(nc, 0);
-	}
-	if (nl && nu) {
-		if (nd == 0 && seps == 0)
-			return false;
-		if (entropy(core, nc) < entropy_floor(nc, 2))
-			return false;
-	} else {
-		if (nd < 2 || nd * 12 < n)
-			return false;
-		if (entropy(core, nc) < entropy_floor(nc, 1))
-			return false;
-	}
-	return !wordlike(d, core, nc, BIGRAM_Z);
+	if (hex && seps == 0)
+		return true;
+	return (nd > 0 || (nl && nu)) && !wordlike(d, core, nc, BIGRAM_Z_CTX);
 }
 
 static bool run_char(int c)
@@ -2043,6 +2074,9 @@ int st_detector_new(const char *data_dir, struct st_detector **out,
 	for (const char *p = bigrams; p[0] && p[1]; p += p[2] ? 3 : 2)
 		d->bg[p[0] - 'a'] |= 1u << (p[1] - 'a');
 	cc_init(d->cc);
+	d->xlog2x[0] = 0;
+	for (size_t c = 1; c <= SECRET_JUDGE_MAX; c++)
+		d->xlog2x[c] = (double)c * log2((double)c);
 	*out = d;
 	d = NULL;
 out:
