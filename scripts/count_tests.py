@@ -17,7 +17,8 @@ for path in sys.argv[1:]:
             if not line:
                 continue
             t = json.loads(line)
-            out = t.get("stdout") or ""
+            # cmocka prints its summary to stderr, its cases to stdout
+            out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
             tap_ok = len(re.findall(r"^ok \d+", out, re.M))
             tap_bad = len(re.findall(r"^not ok \d+", out, re.M))
             if tap_ok or tap_bad:
