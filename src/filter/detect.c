@@ -1,8 +1,18 @@
-/* detect.c - the detectors: one Vectorscan database holds every pattern
- * (personal data, credentials, and the category keyword lists read from the
- * data folder); a pattern only proposes a span, and C decides: Luhn and
- * issuer ranges, IBAN length table and mod 97, SSN area/group/serial rules,
- * octet ranges, base64url JSON headers, Shannon entropy. Never copies,
+/* detect.c - the detectors. A scan runs in three steps, cheapest first:
+ *  1. one Vectorscan database over the whole text: the category keywords
+ *     (literals, from the data folder) and literal triggers of the
+ *     credential patterns (vendor prefixes, "-----BEGIN ", "secret", ...);
+ *  2. a C pre-pass over each line: numbers, '@' and colons are parsed in C
+ *     into card, IBAN, SSN, IPv4, international phone, email and IPv6
+ *     proposals, and runs of 20 base64/hex characters into entropy
+ *     proposals (per line, a table look-up costs less than starting an
+ *     automaton);
+ *  3. two small Vectorscan databases over short windows only: the national
+ *     phone forms around numbers that could be phones, the credential
+ *     patterns after their triggers.
+ * Every proposal is then decided in C: Luhn and issuer ranges, the IBAN
+ * length table and mod 97, SSN area/group/serial rules, octet ranges,
+ * base64url JSON headers, Shannon entropy and letter pairs. Never copies,
  * keeps or logs the scanned characters: messages quote lengths and counts. */
 #include "detect.h"
 
@@ -74,7 +84,7 @@ enum rule {
 	R_SLACK_HOOK,
 	R_JWT,
 	R_PEM,
-	R_RUN,         /* a run of >= 20 base64/hex characters: entropy */
+	R_RUN,         /* a run of >= 20 base64/hex characters: entropy (C) */
 	R_KEYWORD,
 	R_COUNT
 };
@@ -147,8 +157,6 @@ static const struct pat builtin[] = {
 	{"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----", ST_DET_PEM_KEY,
 	 R_PEM, SOM},
 	{"PuTTY-User-Key-File-\\d:", ST_DET_PEM_KEY, R_PEM, SOM},
-	{"\\b[A-Za-z][A-Za-z0-9+.\\-]{1,15}://[^\\s:/@]{1,64}:[^\\s/@]{1,128}@",
-	 ST_DET_SECRET, R_URL_PASS, SOM},
 	/* other vendors' prefixed secrets: reported as generic secrets */
 	{"\\b[sr]k_(?:live|test)_[0-9A-Za-z]{24,}", ST_DET_SECRET,
 	 R_PREFIXED, SOM},
@@ -231,7 +239,7 @@ struct st_detector {
 	const char *text;
 	size_t len, off;
 	struct range *ranges;
-	size_t nranges, s2_end, run_end;
+	size_t nranges, s2_end;
 	struct cand *c;
 	size_t nc, proposed;
 	bool overflow;
@@ -305,6 +313,11 @@ static inline bool is_hex(int c)
 	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 static inline int lower(int c) { return is_upper(c) ? c + 32 : c; }
+static inline bool is_space_byte(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	       c == '\v';
+}
 static inline int upper(int c) { return is_lower(c) ? c - 32 : c; }
 
 static inline int at(const char *s, size_t len, size_t i)
@@ -1730,16 +1743,42 @@ enum trig {
 	T_NUM,    /* a window around a number: the number patterns */
 };
 
-/* Literal triggers; digits, '@', colons and long runs are found by the
- * C pre-pass (prepass()), which costs less per line than any automaton. */
-static const char *const stage2_triggers[] = {
-	"AKIA", "ASIA", "ABIA", "ACCA", "AIza", "GOCSPX-", "ya29\\.", "Q~",
-	"gh[pousr]_", "github_pat_", "gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft|imt)-",
-	"GR1348941", "xox[abposre]-", "xapp-", "hooks\\.slack\\.com", "eyJ",
-	"-----BEGIN ", "PuTTY-User-Key-File", "[sr]k_(?:live|test)_", "npm_",
-	"SG\\.", "sk-", "hf_", "dop_v1_", "shp(?:at|ss|ca|pa)_", "pypi-",
-	"AccountKey=", "SharedAccessKey=", "sig=", "://", "\"type\"",
-	"\"private_key_id\"", "(?i)secret",
+/* Literal triggers of the credential patterns; digits, '@', colons and
+ * long runs are found by the C pre-pass (prepass()), which costs less per
+ * line than any automaton. A trigger only opens a stage 2 window when the
+ * pattern behind it could start there: */
+enum {
+	TR_ANY,   /* anywhere */
+	TR_WORD,  /* at a word start (the pattern opens with \b) */
+	TR_QUERY, /* after '?' or '&' (a URL query: Azure's sig=) */
+	TR_URL,   /* "://": C looks for user:password@ at once */
+};
+static const struct trigger {
+	const char *lit;  /* a literal: no regex syntax */
+	uint8_t how;      /* TR_* below */
+	unsigned flags;
+} stage2_triggers[] = {
+	{"AKIA", TR_WORD, 0}, {"ASIA", TR_WORD, 0}, {"ABIA", TR_WORD, 0},
+	{"ACCA", TR_WORD, 0}, {"AIza", TR_WORD, 0}, {"GOCSPX-", TR_WORD, 0},
+	{"ya29.", TR_WORD, 0}, {"Q~", TR_ANY, 0}, {"ghp_", TR_WORD, 0},
+	{"gho_", TR_WORD, 0}, {"ghu_", TR_WORD, 0}, {"ghs_", TR_WORD, 0},
+	{"ghr_", TR_WORD, 0}, {"github_pat_", TR_WORD, 0},
+	{"glpat-", TR_WORD, 0}, {"gldt-", TR_WORD, 0}, {"glrt-", TR_WORD, 0},
+	{"glptt-", TR_WORD, 0}, {"glcbt-", TR_WORD, 0}, {"gloas-", TR_WORD, 0},
+	{"glsoat-", TR_WORD, 0}, {"glft-", TR_WORD, 0}, {"glimt-", TR_WORD, 0},
+	{"GR1348941", TR_WORD, 0}, {"xoxa-", TR_WORD, 0}, {"xoxb-", TR_WORD, 0},
+	{"xoxp-", TR_WORD, 0}, {"xoxo-", TR_WORD, 0}, {"xoxs-", TR_WORD, 0},
+	{"xoxr-", TR_WORD, 0}, {"xoxe-", TR_WORD, 0}, {"xapp-", TR_WORD, 0},
+	{"hooks.slack.com", TR_ANY, 0}, {"eyJ", TR_WORD, 0},
+	{"-----BEGIN ", TR_ANY, 0}, {"PuTTY-User-Key-File", TR_ANY, 0},
+	{"sk_live_", TR_WORD, 0}, {"sk_test_", TR_WORD, 0},
+	{"rk_live_", TR_WORD, 0}, {"rk_test_", TR_WORD, 0}, {"npm_", TR_WORD, 0},
+	{"SG.", TR_WORD, 0}, {"sk-", TR_WORD, 0}, {"hf_", TR_WORD, 0},
+	{"dop_v1_", TR_WORD, 0}, {"shpat_", TR_WORD, 0}, {"shpss_", TR_WORD, 0},
+	{"shpca_", TR_WORD, 0}, {"shppa_", TR_WORD, 0}, {"pypi-", TR_WORD, 0},
+	{"AccountKey=", TR_ANY, 0}, {"SharedAccessKey=", TR_ANY, 0},
+	{"sig=", TR_QUERY, 0}, {"://", TR_URL, 0}, {"service_account", TR_ANY, 0},
+	{"\"private_key_id\"", TR_ANY, 0}, {"secret", TR_ANY, HS_FLAG_CASELESS},
 };
 #define N_STAGE2_TRIGGERS (sizeof stage2_triggers / sizeof *stage2_triggers)
 
@@ -2028,8 +2067,20 @@ int st_detector_new(const char *data_dir, struct st_detector **out,
 	for (size_t c = 0; c < N_CATEGORIES; c++)
 		if ((rc = load_category(&b1, data_dir, c, &nkw, err)) < 0)
 			goto out;
-	for (size_t i = 0; i < N_STAGE2_TRIGGERS; i++)
-		build_add(&b1, stage2_triggers[i], 0, 0, T_STAGE2);
+	for (size_t i = 0; i < N_STAGE2_TRIGGERS; i++) {
+		const char *lit = stage2_triggers[i].lit;
+		size_t ll = strlen(lit);
+		char *pat = malloc(ll * 4 + 1);
+		if (!pat || literal_pattern(lit, ll, pat, ll * 4 + 1) < 0) {
+			free(pat);
+			rc = st_fail(err, ST_E_NOMEM, "detector: out of memory");
+			goto out;
+		}
+		b1.owned[b1.nowned++] = pat;
+		size_t id = build_add(&b1, pat, stage2_triggers[i].flags,
+				      stage2_triggers[i].how, T_STAGE2);
+		b1.klen[id] = (uint16_t)ll;
+	}
 	/* stage 2: number patterns (b2) and the others (b3); a pattern's id
 	 * is its index in builtin[] in both */
 	for (size_t i = 0; i < N_BUILTIN; i++) {
@@ -2166,6 +2217,33 @@ static void keyword_hit(struct st_detector *d, unsigned id, size_t to)
 	add(d, d->kind1[id], a, b);
 }
 
+/* After "://" at a: the scheme before it, then user:password@ (the URL
+ * pattern's shape, parsed here): the password goes to v_url_pass. */
+static void url_at(struct st_detector *d, size_t a)
+{
+	const char *s = d->text;
+	size_t len = d->len, b = a + 3, i = b;
+	if (a == 0 || !is_alpha((unsigned char)s[a - 1]))
+		return;
+	while (i < len && i - b <= 64 && s[i] != ':' && s[i] != '/' &&
+	       s[i] != '@' && !is_space_byte(s[i]))
+		i++;
+	if (i == b || i >= len || s[i] != ':')
+		return;
+	size_t j = i + 1;
+	while (j < len && j - i <= 128 && s[j] != '/' && s[j] != '@' &&
+	       !is_space_byte(s[j]))
+		j++;
+	if (j >= len || s[j] != '@' || j == i + 1)
+		return;
+	size_t x = a;
+	while (x > 0 && a - x < 16 && (is_alnum((unsigned char)s[x - 1]) ||
+				       s[x - 1] == '+' || s[x - 1] == '.' ||
+				       s[x - 1] == '-'))
+		x--;
+	v_url_pass(d, s, x, j + 1);
+}
+
 static int on_stage1(unsigned id, unsigned long long from,
 		     unsigned long long to, unsigned flags, void *ctx)
 {
@@ -2173,7 +2251,25 @@ static int on_stage1(unsigned id, unsigned long long from,
 	struct st_detector *d = ctx;
 	switch (d->rule1[id]) {
 	case T_KEYWORD: keyword_hit(d, id, (size_t)to); break;
-	case T_STAGE2: mark_literal(d, (size_t)to); break;
+	case T_STAGE2: {
+		size_t a = (size_t)to - d->klen[id];
+		int c = before(d->text, a);
+		switch (d->kind1[id]) {
+		case TR_WORD:
+			if (is_word(c))
+				return 0;
+			break;
+		case TR_QUERY:
+			if (c != '?' && c != '&')
+				return 0;
+			break;
+		case TR_URL:
+			url_at(d, a);
+			return 0;
+		}
+		mark_literal(d, (size_t)to);
+		break;
+	}
 	}
 	return 0;
 }
@@ -2368,6 +2464,34 @@ static void numbers_at(struct st_detector *d, size_t ls, size_t le, size_t x,
 		v_phone(d, s, len, x, le - x > 27 ? x + 27 : le, R_PHONE_INTL);
 }
 
+/* Could the phone patterns (North American and national forms) match
+ * around the token [x, y)? A group opening with 0 and a non-zero digit (a
+ * trunk prefix), groups of 3, 3 and 4 digits, ten or eleven digits in all
+ * (bare numbers after "tel"), or a ')' or a '/' just before ("(555) 123-
+ * 4567", "089/1234567"). Cards, IBANs and long ids go no further. */
+static bool phone_worthy(const unsigned char *s, size_t ls, size_t x,
+			 size_t y, unsigned digits)
+{
+	if (digits == 10 || digits == 11)
+		return true;
+	if (x - ls >= 2 && (s[x - 1] == ')' || s[x - 2] == ')' ||
+			    (s[x - 1] == '/' && is_digit(s[x - 2]))))
+		return true;
+	unsigned l[3] = {0, 0, 0};
+	for (size_t i = x; i < y;) {
+		size_t g = i;
+		while (i < y && is_digit(s[i]))
+			i++;
+		if (i - g >= 2 && s[g] == '0' && s[g + 1] != '0')
+			return true;
+		l[0] = l[1], l[1] = l[2], l[2] = (unsigned)(i - g);
+		if (l[0] == 3 && l[1] == 3 && l[2] == 4)
+			return true;
+		i++;
+	}
+	return false;
+}
+
 static void window(struct st_detector *d, size_t ls, size_t le, size_t a,
 		   size_t b, size_t before, size_t after)
 {
@@ -2469,11 +2593,7 @@ static void prepass(struct st_detector *d)
 				v_iban(d, d->text, len, x - 2, le - x > 40 ? x + 40 : le);
 			if (worth) {
 				numbers_at(d, ls, le, x, y);
-				/* the phone patterns need nine digits, or seven
-				 * after "(555) " or "089/" */
-				if (digits >= 9 ||
-				    (x - ls >= 2 && (s[x - 1] == ')' || s[x - 2] == ')' ||
-						     (s[x - 1] == '/' && is_digit(s[x - 2])))))
+				if (phone_worthy(s, ls, x, y, digits))
 					window(d, ls, le, x, y, WINDOW_NUMBER_BEFORE,
 					       WINDOW_NUMBER_AFTER);
 			}
@@ -2588,7 +2708,7 @@ int st_detect(struct st_detector *d, const char *text, size_t len,
 	d->nfound = 0;
 	d->found_overflow = false;
 	d->nranges = 0;
-	d->s2_end = d->run_end = 0;
+	d->s2_end = 0;
 	for (int r = 0; r < R_COUNT; r++)
 		d->done_from[r] = d->done_to[r] = UINT32_MAX;
 	/* stage 1 over the whole text */

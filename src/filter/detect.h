@@ -1,8 +1,10 @@
-/* detect.h - owns the detectors of the on-device privacy filter: one
- * multi-pattern scan (Vectorscan) over a text, validation in C (Luhn, IBAN
- * mod 97, SSN rules, entropy), and category keyword lists loaded from data
- * files. Never keeps, logs or returns the matched characters: a match is a
- * kind and a byte range in the caller's text. */
+/* detect.h - owns the detectors of the on-device privacy filter:
+ * multi-pattern scanning (Vectorscan, a literal stage over the whole text
+ * and small pattern stages over the windows a C pre-pass picks),
+ * validation in C (Luhn, IBAN mod 97, SSN rules, entropy), and category
+ * keyword lists loaded from data files. Never keeps, logs or returns the
+ * matched characters: a match is a kind and a byte range in the caller's
+ * text. */
 #ifndef ST_DETECT_H
 #define ST_DETECT_H
 
@@ -73,8 +75,9 @@ struct st_detector;
  * data_dir/categories/NAME.txt (one keyword or phrase per line, '#' comments;
  * matched case-insensitively on word boundaries, except short all-capitals
  * acronyms such as "HIV" or "PIP", which keep their case; a space matches
- * white space or a hyphen, a hyphen may be a space or nothing, and a plural
- * ending s/es/n/en is allowed). The caller frees it with st_detector_free. */
+ * one space or a hyphen, a hyphen may be a space or nothing, an apostrophe
+ * may be ' or U+2019 or nothing, and a plural ending s/es/n/en is
+ * allowed). The caller frees it with st_detector_free. */
 int st_detector_new(const char *data_dir, struct st_detector **out,
 		    struct st_error *err);
 void st_detector_free(struct st_detector *d);
