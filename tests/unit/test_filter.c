@@ -450,6 +450,76 @@ static void key_timing_is_coarsened(void **s)
 	st_events_fini(&g.evs);
 }
 
+/* Passwords by context: the line after a prompting command, a login
+ * window, an inline password. Each case types a secret; it counts as found
+ * when none of the secret's characters survive as text. */
+static void passwords_by_context_recall(void **s)
+{
+	(void)s;
+	static const struct {
+		const char *title, *cls, *before, *secret;
+	} c[] = {
+		{"bash", "XTerm", "sudo apt update", "Tr0ub4dor&3"},
+		{"bash", "XTerm", "sudo -i", "hunter2hunter2"},
+		{"bash", "XTerm", "su -", "correcthorse9"},
+		{"bash", "XTerm", "su postgres", "pgAdmin!2024"},
+		{"bash", "XTerm", "ssh alice@build01", "s3cretSsh"},
+		{"bash", "XTerm", "scp notes.txt bob@host:", "scpPass77"},
+		{"bash", "XTerm", "passwd", "NewPassw0rd"},
+		{"bash", "XTerm", "kinit alice@CORP.EXAMPLE", "kerbPw42x"},
+		{"bash", "XTerm", "ssh-add ~/.ssh/id_ed25519", "keyphrase here"},
+		{"bash", "XTerm", "gpg -d secrets.gpg", "gpgphrase1"},
+		{"bash", "XTerm", "mysql -u root -p", "rootDBpw"},
+		{"bash", "XTerm", "psql -h db -U app -W", "appDBpw9"},
+		{"bash", "XTerm", "docker login registry.example.com", "regPw123"},
+		{"bash", "XTerm", "doas reboot", "doasPw55"},
+		{"bash", "XTerm", "git push origin main", "ghPushPw1"},
+		{"Sign in - Payroll", "XTerm", NULL, "PayrollPw1"},
+		{"Login - Intranet", "Firefox", NULL, "intranetPw"},
+		{"Log in to your account", "Chromium", NULL, "chromePw12"},
+		{"Password required", "Zenity", NULL, "zenityPw"},
+		{"Unlock Keyring", "Gcr-prompter", NULL, "keyringPw"},
+		{"Authentication Required", "Polkit-gnome", NULL, "polkitPw1"},
+		{"Enter passphrase", "Pinentry", NULL, "pinentryPw"},
+		{"Two-factor authentication", "Firefox", NULL, "482913"},
+		{"bash", "XTerm", NULL, "mysql -uroot -pInlinePw1 db"},
+		{"bash", "XTerm", NULL, "PGPASSWORD=pgInline9 psql app"},
+		{"bash", "XTerm", NULL, "curl -u bob:curlPw77 https://x"},
+		{"bash", "XTerm", NULL, "git clone https://bob:gitPw88@host/r.git"},
+		{"bash", "XTerm", NULL, "sshpass -p sshpassPw ssh host"},
+		{"bash", "XTerm", NULL, "app --password=flagPw99"},
+		{"bash", "XTerm", NULL, "export MYSQL_PWD=envPw123"},
+	};
+	size_t n = sizeof c / sizeof *c, found = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct st_filter *f = mkfilter(2, NULL, 0);
+		struct seg g;
+		seg_init(&g);
+		focus(&g, "app", c[i].cls, c[i].title);
+		if (c[i].before) {
+			type(&g, c[i].before);
+			enter(&g);
+		}
+		type(&g, c[i].secret);
+		enter(&g);
+		run(f, &g, NULL);
+		char txt[512];
+		text_of(&g.evs, txt, sizeof txt);
+		/* the distinctive part of the secret: its last 5 characters */
+		const char *tail = c[i].secret + strlen(c[i].secret) - 5;
+		if (!strstr(txt, tail))
+			found++;
+		else
+			print_message("# missed password by context: case %zu\n", i);
+		st_filter_free(f);
+		st_events_fini(&g.evs);
+	}
+	double recall = (double)found / (double)n;
+	print_message("passwords_by_context_recall: %.3f ratio (%zu of %zu)\n",
+		      recall, found, n);
+	assert_true(recall >= 0.95);
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -465,6 +535,7 @@ int main(void)
 		cmocka_unit_test(titles_are_filtered),
 		cmocka_unit_test(unfinished_line_is_carried_then_judged_whole),
 		cmocka_unit_test(key_timing_is_coarsened),
+		cmocka_unit_test(passwords_by_context_recall),
 	};
 	return cmocka_run_group_tests(t, setup, teardown);
 }
