@@ -12,28 +12,7 @@
 #define XK_Left 0xff51
 #define MS 1
 
-static struct st_detector *det;
-
-static int setup(void **s)
-{
-	(void)s;
-	char dir[1024];
-	const char *root = getenv("ST_SOURCE_ROOT");
-	snprintf(dir, sizeof dir, "%s/data/filter", root ? root : ".");
-	struct st_error e = {0};
-	if (st_detector_new(dir, &det, &e) < 0) {
-		fprintf(stderr, "detector: %s\n", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int teardown(void **s)
-{
-	(void)s;
-	st_detector_free(det);
-	return 0;
-}
+#include "detector_fixture.h"
 
 struct seg {
 	struct st_events evs;
