@@ -4,6 +4,7 @@
  * conflicts refused and flagged, group commits that are all or nothing at
  * every injected failure, and no plaintext in the database files. */
 #include "helpers.h"
+#include "db_helpers.h"
 #include "fixtures.h"
 
 #include <errno.h>
@@ -230,13 +231,6 @@ struct fx {
 	struct st_ingest_cfg cfg;
 };
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p) == 0 || errno == ENOENT ? 0 : -1;
-}
-
 static void open_store(struct fx *f)
 {
 	struct st_store_cfg c = {.path = f->db, .clock = &f->clock};
@@ -362,21 +356,6 @@ static int teardown(void **state)
 	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
 	return 0;
-}
-
-static long long raw_int(const char *db, const char *q)
-{
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
-			 SQLITE_OK);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(h, q, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", q, sqlite3_errmsg(h));
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	long long v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
 }
 
 static long long n_segments(struct fx *f)

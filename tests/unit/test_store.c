@@ -3,6 +3,7 @@
  * type, exactly-once segment puts, transaction rules, and the fault seam
  * failing every call of a group commit (all of the batch or nothing). */
 #include "helpers.h"
+#include "db_helpers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,13 +27,6 @@ struct fx {
 	struct st_manual_clock mc;
 	struct st_clock clock;
 };
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p) == 0 || errno == ENOENT ? 0 : -1;
-}
 
 static struct st_store_cfg cfg_of(struct fx *f)
 {
@@ -70,23 +64,6 @@ static int teardown(void **state)
 	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
 	return 0;
-}
-
-/* Runs one query on the database file behind the store's back (tests only)
- * and gives its first column as an integer. */
-static long long raw_int(const char *db, const char *q)
-{
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
-			 SQLITE_OK);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(h, q, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", q, sqlite3_errmsg(h));
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	long long v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
 }
 
 static void raw_exec(const char *db, const char *q)
