@@ -11,6 +11,8 @@ libxcb1-dev libxcb-xinput-dev libxcb-record0-dev libxcb-randr0-dev
 libxcb-xkb-dev libxcb-xtest0-dev libxkbcommon-dev libxkbcommon-x11-dev
 xvfb openbox xterm xdotool x11-xkb-utils x11-utils x11-xserver-utils
 libsqlite3-dev sqlite3
+python3 libmicrohttpd-dev libgnutls28-dev gnutls-bin libcurl4-gnutls-dev curl
+ca-certificates openssl systemd-journal-remote
 "
 
 missing=""

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/enroll.h"
+#include "agent/upload.h"
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/keys.h"
@@ -203,12 +205,28 @@ int st_accept(const struct st_agent_paths *p, const char *given_hash, FILE *in,
 		return rc; /* also refuses another user's folder */
 	st_buf_init(&notice, false);
 	st_buf_init(&policy, false);
-	st_agent_path(p, "notice.txt", path);
+	/* A new notice fetched by the uploader waits as *.pending until the
+	 * person accepts it here; while one waits, it is what is shown. */
+	char pnotice[ST_PATH_MAX], ppolicy[ST_PATH_MAX], precip[ST_PATH_MAX];
+	st_agent_path(p, ST_PENDING_NOTICE, pnotice);
+	st_agent_path(p, ST_PENDING_POLICY, ppolicy);
+	st_agent_path(p, ST_PENDING_RECIPIENT, precip);
+	bool pending = access(pnotice, F_OK) == 0;
+	bool server = st_enrolled_with_server(p);
+	if (pending)
+		snprintf(path, sizeof path, "%s", pnotice);
+	else
+		st_agent_path(p, "notice.txt", path);
 	if ((rc = st_file_read(path, ST_NOTICE_MAX, &notice, err)) < 0) {
 		st_error_prefix(err, "not enrolled (enroll first): ");
 		goto out;
 	}
-	st_agent_path(p, "policy.json", path);
+	/* without a pending policy beside a pending notice, policy.json is
+	 * already the new one (an accept stopped between its two moves) */
+	if (pending && access(ppolicy, F_OK) == 0)
+		snprintf(path, sizeof path, "%s", ppolicy);
+	else
+		st_agent_path(p, "policy.json", path);
 	if ((rc = st_file_read(path, ST_POLICY_MAX, &policy, err)) < 0)
 		goto out;
 	uint8_t nh[32], ph[32];
@@ -261,6 +279,38 @@ int st_accept(const struct st_agent_paths *p, const char *given_hash, FILE *in,
 			goto out;
 		}
 	}
+	/* the server records the acceptance first: if it cannot, nothing is
+	 * accepted here (the message says to retry) */
+	if (server && (rc = st_accept_server(p, nhex, err)) < 0)
+		goto out;
+	if (pending) {
+		/* Without consent.json nothing records while the files move;
+		 * policy (and key) before the notice, whose pending copy
+		 * marks what is left to move (see the read above). */
+		st_agent_path(p, "consent.json", path);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rc = st_fail(err, st_errno(errno), "%s: %s", path,
+				     strerror(errno));
+			goto out;
+		}
+		char to[ST_PATH_MAX];
+		st_agent_path(p, "recipient.pub", to);
+		if (access(precip, F_OK) == 0 && rename(precip, to) < 0)
+			rc = st_errno(errno);
+		st_agent_path(p, "policy.json", to);
+		if (rc == 0 && access(ppolicy, F_OK) == 0 && rename(ppolicy, to) < 0)
+			rc = st_errno(errno);
+		st_agent_path(p, "notice.txt", to);
+		if (rc == 0 && rename(pnotice, to) < 0)
+			rc = st_errno(errno);
+		if (rc < 0) {
+			rc = st_fail(err, rc, "accepted by the server, but the "
+				     "new notice could not be put in place in "
+				     "%s (%s); run 'sealtrace-agent accept' "
+				     "again", p->dir, st_strerror(rc));
+			goto out;
+		}
+	}
 	struct passwd *pw = getpwuid(getuid());
 	char when[32];
 	time_t now = time(NULL);
@@ -309,8 +359,9 @@ int st_identity_load(const struct st_agent_paths *p,
 	st_agent_path(p, "identity.json", path);
 	if (load_json(path, &ident, err) < 0) {
 		rc = st_fail(err, ST_E_CONSENT,
-			     "not enrolled: run 'sealtrace-agent enroll --local "
-			     "--policy FILE --notice FILE --recipient PUBKEY' "
+			     "not enrolled: run 'sealtrace-agent enroll URL "
+			     "TOKEN' (or, for development, 'enroll --local "
+			     "--policy FILE --notice FILE --recipient PUBKEY') "
 			     "(state folder %s)",
 			     p->dir);
 		goto out;
@@ -361,6 +412,22 @@ int st_identity_load(const struct st_agent_paths *p,
 				  &id->kinds, err)) < 0)
 		goto out;
 	st_policy_hash(&id->policy, id->policy_hash);
+	{
+		/* the policy that configures capture is the one accepted with
+		 * the notice (consent.json names both) */
+		uint8_t ph[32];
+		const char *phx = json_string_value(
+			json_object_get(consent, "policy_sha256"));
+		if (phx && (unhex(ph, 32, phx) < 0 ||
+			    sodium_memcmp(ph, id->policy_hash, 32) != 0)) {
+			rc = st_fail(err, ST_E_CONSENT,
+				     "the policy changed since the notice was "
+				     "accepted: nothing is recorded until the "
+				     "person runs 'sealtrace-agent accept' "
+				     "again");
+			goto out;
+		}
+	}
 	st_agent_path(p, "recipient.pub", path);
 	if ((rc = st_key_read(path, ST_KEY_PERSON_PUBLIC, id->person_pk, 32, false,
 			      err)) < 0)

@@ -1,14 +1,24 @@
 /* main.c - sealtrace-agent: the program on each person's machine. Parses
  * arguments, calls src/agent, prints results and picks the exit code. */
 #include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "agent/consent.h"
 #include "agent/control.h"
+#include "agent/enroll.h"
 #include "agent/run.h"
+#include "agent/upload.h"
 #include "core/mem.h"
+#include "core/token.h"
 
 #define CALL_TIMEOUT_MS 5000
 
@@ -19,24 +29,46 @@ static const char usage[] =
 	"and always lets you see its state and pause it.\n"
 	"\n"
 	"commands:\n"
+	"  enroll URL TOKEN [--accept-notice HASH]\n"
+	"                      enrolls with the server at URL (https://HOST:PORT)\n"
+	"                      using an enrollment token from 'sealtrace\n"
+	"                      enroll-token' (TOKEN '-' reads it from stdin):\n"
+	"                      pins the server's CA and lease key from the\n"
+	"                      token, makes this device's key, keeps the policy\n"
+	"                      and notice, then shows the notice for acceptance\n"
+	"                      (without a terminal: run 'accept' afterwards)\n"
 	"  enroll --local --policy FILE --notice FILE --recipient PUBKEY\n"
 	"                      development enrollment (no server): keeps the\n"
 	"                      policy and notice, makes this device's key, then\n"
 	"                      shows the notice for acceptance (as 'accept')\n"
 	"  accept [--accept-notice HASH]\n"
-	"                      shows the notice; records your acceptance when you\n"
-	"                      type \"I accept\" or pass the notice's sha256\n"
-	"  run --dev [--backend x11|eventfile] [--display D] [--eventfile FILE]\n"
+	"                      shows the notice (a new one the server sent, if\n"
+	"                      one waits); records your acceptance when you\n"
+	"                      type \"I accept\" or pass the notice's sha256;\n"
+	"                      with a server, the server records it first (if it\n"
+	"                      cannot, nothing is accepted: retry)\n"
+	"  run [--dev] [--backend x11|eventfile] [--display D] [--eventfile FILE]\n"
 	"      [--speed X] [--exit-at-end] [--segment-seconds N]\n"
 	"      [--idle-seconds N] [--motion-hz N] [--spool-max BYTES]\n"
 	"      [--data-dir DIR]    (the filter's category lists: DIR/filter)\n"
-	"                      records until stopped (SIGTERM/SIGINT)\n"
-	"  status              state, since when, why, what waits in the spool\n"
+	"      [--backoff-min-ms N] [--backoff-max-ms N]\n"
+	"                      records until stopped (SIGTERM/SIGINT) and, when\n"
+	"                      enrolled with a server, uploads the spool\n"
+	"                      (retries back off from N ms, default 1000, to at\n"
+	"                      most N ms, default 300000, with full jitter);\n"
+	"                      --dev is required for a --local enrollment\n"
+	"  upload [--until-empty] [--backoff-min-ms N] [--backoff-max-ms N]\n"
+	"                      uploads the spool and pending forget requests\n"
+	"                      without recording (not while 'run' runs); with\n"
+	"                      --until-empty, exits once nothing is left\n"
+	"  status              state, since when, why, what waits in the spool,\n"
+	"                      uploads (last_upload, uploaded, refused,\n"
+	"                      backlog, upload_state, gaps)\n"
 	"  pause [DURATION]    pause now (30s, 10m, 2h, 1d; default: until resume)\n"
 	"  resume              resume after your pause\n"
 	"  forget MINUTES      delete what was recorded in the last MINUTES and\n"
 	"                      not yet sent; what was sent becomes a deletion\n"
-	"                      request\n"
+	"                      request the uploader sends to the server\n"
 	"  flush               seal and spool the open segment now\n"
 	"\n"
 	"common options:\n"
@@ -49,7 +81,8 @@ static const char usage[] =
 enum {
 	O_STATE = 1000, O_SOCKET, O_LOCAL, O_POLICY, O_NOTICE, O_RECIPIENT,
 	O_ACCEPT, O_DEV, O_BACKEND, O_DISPLAY, O_EVENTFILE, O_SPEED, O_END,
-	O_SEGSEC, O_IDLESEC, O_HZ, O_SPOOLMAX, O_DATADIR,
+	O_SEGSEC, O_IDLESEC, O_HZ, O_SPOOLMAX, O_DATADIR, O_BMIN, O_BMAX,
+	O_UNTIL_EMPTY,
 };
 
 static const struct option opts[] = {
@@ -71,6 +104,9 @@ static const struct option opts[] = {
 	{"motion-hz", required_argument, 0, O_HZ},
 	{"spool-max", required_argument, 0, O_SPOOLMAX},
 	{"data-dir", required_argument, 0, O_DATADIR},
+	{"backoff-min-ms", required_argument, 0, O_BMIN},
+	{"backoff-max-ms", required_argument, 0, O_BMAX},
+	{"until-empty", no_argument, 0, O_UNTIL_EMPTY},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0},
 };
@@ -78,11 +114,12 @@ static const struct option opts[] = {
 struct args {
 	const char *state_dir, *socket, *policy, *notice, *recipient, *accept;
 	const char *backend, *display, *eventfile, *data_dir;
-	bool local, dev, exit_at_end;
+	bool local, dev, exit_at_end, until_empty;
 	double speed;
 	double segment_s, idle_s;
 	unsigned long hz;
 	unsigned long long spool_max;
+	uint64_t bmin, bmax;
 };
 
 static int die(const char *cmd, const struct st_error *e)
@@ -107,6 +144,90 @@ static int parse_num(const char *opt, const char *v, double min, double max,
 		return bad_number(opt, v);
 	*out = d;
 	return 0;
+}
+
+/* `upload`: the uploader without the recorder, in this process. */
+static int upload(struct args *a, struct st_agent_paths *p)
+{
+	struct st_error e = {0};
+	struct st_agent_identity id;
+	struct st_spool *sp = NULL;
+	struct st_upload_transport *t = NULL;
+	struct st_upload *u = NULL;
+	char url[1024], ca[ST_PATH_MAX];
+	int rc, sfd = -1;
+	if ((rc = st_identity_load(p, &id, &e)) < 0)
+		return die("upload", &e);
+	struct st_spool_cfg sc = {.dir = p->spool, .device_pk = id.device_pk};
+	if ((rc = st_server_config(p, url, sizeof url, ca, &e)) < 0 ||
+	    (rc = st_spool_open(&sc, &sp, NULL, &e)) < 0)
+		goto out;
+	struct st_client_cfg cc = {.url = url, .ca_file = ca};
+	if ((rc = st_upload_transport_client(&cc, &t, &e)) < 0)
+		goto out;
+	struct st_upload_cfg uc = {.paths = p, .spool = sp, .transport = t,
+				   .id = &id, .backoff_min_ms = a->bmin,
+				   .backoff_max_ms = a->bmax,
+				   .until_empty = a->until_empty};
+	if ((rc = st_upload_new(&uc, &u, &e)) < 0)
+		goto out;
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if ((rc = st_upload_start(u, &e)) < 0)
+		goto out;
+	bool interrupted = false;
+	while (!st_upload_finished(u)) {
+		struct pollfd pf = {.fd = sfd, .events = POLLIN};
+		if (poll(&pf, 1, 200) > 0) {
+			interrupted = true;
+			break;
+		}
+	}
+	st_upload_stop(u);
+	struct st_upload_stats s;
+	st_upload_stats(u, &s);
+	printf("uploaded %" PRIu64 " (%" PRIu64 " duplicates), refused %" PRIu64
+	       " (in %s/quarantine), forget requests sent %" PRIu64
+	       ", backlog %zu segments%s\n",
+	       s.uploaded, s.duplicates, s.refused, p->spool, s.forgets_sent,
+	       st_spool_count(sp), interrupted ? " (interrupted)" : "");
+	if (s.notice_pending)
+		printf("a new notice needs your acceptance: run sealtrace-agent "
+		       "accept\n");
+	if (s.state == ST_UPLOAD_REVOKED) {
+		rc = st_fail(&e, ST_E_DEVICE_REVOKED, "%s", s.last_error);
+		st_error_prefix(&e, "this device was revoked: ");
+	}
+out:
+	if (sfd >= 0)
+		close(sfd);
+	st_upload_free(u);
+	st_upload_transport_free(t);
+	st_spool_close(sp);
+	st_identity_fini(&id);
+	return rc < 0 ? die("upload", &e) : 0;
+}
+
+/* The token: from argv (then wiped there: other users see /proc/PID/cmdline)
+ * or from stdin ("-"). Copied into locked memory the caller frees. */
+static char *take_token(char *arg)
+{
+	char *tok = sodium_malloc(ST_TOKEN_TEXT_MAX);
+	if (!tok)
+		return NULL;
+	if (!strcmp(arg, "-")) {
+		if (!fgets(tok, ST_TOKEN_TEXT_MAX, stdin))
+			tok[0] = 0;
+		tok[strcspn(tok, "\r\n")] = 0;
+	} else {
+		snprintf(tok, ST_TOKEN_TEXT_MAX, "%s", arg);
+		sodium_memzero(arg, strlen(arg));
+	}
+	return tok;
 }
 
 static int control(struct args *a, struct st_control_req *req, const char *cmd)
@@ -178,6 +299,15 @@ int main(int argc, char **argv)
 				return 2;
 			a.spool_max = (unsigned long long)d;
 			break;
+		case O_BMIN:
+		case O_BMAX:
+			if (parse_num(c == O_BMIN ? "--backoff-min-ms"
+						  : "--backoff-max-ms",
+				      optarg, 1, ST_UPLOAD_BACKOFF_LIMIT_MS, &d))
+				return 2;
+			*(c == O_BMIN ? &a.bmin : &a.bmax) = (uint64_t)d;
+			break;
+		case O_UNTIL_EMPTY: a.until_empty = true; break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -190,14 +320,45 @@ int main(int argc, char **argv)
 	struct st_error e = {0};
 	struct st_control_req req = {0};
 
-	if (!strcmp(cmd, "enroll")) {
-		if (!a.local) {
-			fprintf(stderr,
-				"sealtrace-agent enroll: enrolling with a server "
-				"(enroll URL TOKEN) is not built yet; use --local "
-				"for development\n");
+	if (a.bmin && a.bmax && a.bmin > a.bmax) {
+		fprintf(stderr, "sealtrace-agent: --backoff-min-ms must not be "
+				"over --backoff-max-ms\n");
+		return 2;
+	}
+	if (!strcmp(cmd, "enroll") && !a.local) {
+		if (argc - optind != 2) {
+			fprintf(stderr, "sealtrace-agent enroll URL TOKEN (or "
+					"enroll --local ... for development); "
+					"see --help\n");
 			return 2;
 		}
+		const char *url = argv[optind];
+		char *tok = take_token(argv[optind + 1]);
+		if (!tok) {
+			fprintf(stderr, "sealtrace-agent enroll: out of memory\n");
+			return 1;
+		}
+		int rc = st_agent_paths_init(&p, a.state_dir, a.socket, &e);
+		if (rc == 0)
+			rc = st_enroll_server(&p, url, tok, &e);
+		sodium_free(tok);
+		if (rc < 0)
+			return die(cmd, &e);
+		printf("Enrolled with %s: %s\n\n", url, p.dir);
+		if (st_accept(&p, a.accept, stdin, stdout, &e) < 0) {
+			if (!a.accept && !isatty(0)) {
+				fprintf(stderr, "sealtrace-agent enroll: "
+						"enrolled; nothing is recorded "
+						"until the person runs "
+						"'sealtrace-agent accept' in "
+						"their session\n");
+				return 0;
+			}
+			return die(cmd, &e);
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "enroll")) {
 		if (!a.policy || !a.notice || !a.recipient) {
 			fprintf(stderr, "sealtrace-agent enroll --local needs "
 					"--policy FILE --notice FILE --recipient "
@@ -241,11 +402,27 @@ int main(int argc, char **argv)
 			.spool_max = a.spool_max,
 			.dev = a.dev,
 			.data_dir = a.data_dir,
+			.backoff_min_ms = a.bmin,
+			.backoff_max_ms = a.bmax,
 			.log = stderr,
 		};
-		if (st_agent_run(&rc, &e) < 0)
-			return die(cmd, &e);
+		/* a newly accepted notice ends a run with reload: the next
+		 * one starts from the accepted files (run.h) */
+		bool reload = true;
+		while (reload)
+			if (st_agent_run(&rc, &reload, &e) < 0)
+				return die(cmd, &e);
 		return 0;
+	}
+	if (!strcmp(cmd, "upload")) {
+		if (optind < argc) {
+			fprintf(stderr, "sealtrace-agent upload: unexpected "
+					"'%s'\n", argv[optind]);
+			return 2;
+		}
+		if (st_agent_paths_init(&p, a.state_dir, a.socket, &e) < 0)
+			return die(cmd, &e);
+		return upload(&a, &p);
 	}
 	if (!strcmp(cmd, "status")) {
 		req.cmd = ST_CTL_STATUS;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "agent/control.h"
 #include "agent/recorder.h"
 #include "agent/spool.h"
+#include "agent/upload.h"
 #include "core/clock.h"
 #include "core/file.h"
 #include "filter/filter.h"
@@ -29,6 +31,11 @@
 
 #define STATE_REFRESH_NS 2000000000ull /* state file at least this often */
 #define CONTROL_READ_MS 1000           /* a client must send its line by then */
+/* A forget that races the uploader (a segment it listed was sent and
+ * removed meanwhile) is run again, at most this many times in all. */
+#define FORGET_TRIES 3
+#define NOTICE_REASON "a new notice needs your acceptance: run sealtrace-agent accept"
+#define REVOKED_REASON "this device was revoked by the organisation"
 
 struct agent {
 	const struct st_run_cfg *cfg;
@@ -43,6 +50,14 @@ struct agent {
 	uint64_t state_written_mono;
 	enum st_rec_state last_state;
 	bool source_ended;
+	struct st_upload_transport *transport; /* NULL in development mode */
+	struct st_upload *up;
+	uint64_t gaps;        /* sequence numbers missing at spool open */
+	size_t last_count;    /* spool count when the uploader was last kicked */
+	bool notice_stopped;  /* recording stopped for a pending notice */
+	bool revoked_stopped; /* recording stopped: device revoked */
+	bool reload;          /* the new notice was accepted: start afresh */
+	uint64_t notice_checked_mono;
 };
 
 static const char *state_name(enum st_rec_state s)
@@ -78,21 +93,79 @@ static void iso(uint64_t ns, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The uploader's part of status: states and counts only. */
+static void upload_json(struct agent *a, json_t *o)
+{
+	size_t n = st_spool_count(a->spool);
+	uint64_t bytes = st_spool_bytes(a->spool);
+	json_object_set_new(o, "backlog",
+			    json_pack("{s:I, s:I}", "segments", (json_int_t)n,
+				      "bytes", (json_int_t)bytes));
+	json_object_set_new(o, "gaps", json_integer((json_int_t)a->gaps));
+	json_object_set_new(o, "quarantined",
+			    json_integer((json_int_t)st_spool_quarantined(a->spool)));
+	if (!a->up) {
+		json_object_set_new(o, "last_upload", json_null());
+		json_object_set_new(o, "uploaded", json_integer(0));
+		json_object_set_new(o, "refused", json_integer(0));
+		json_object_set_new(o, "upload_state",
+				    json_string("off (development mode: no server)"));
+		return;
+	}
+	struct st_upload_stats u;
+	st_upload_stats(a->up, &u);
+	char t[32], state[96];
+	if (u.last_upload_wall_ns) {
+		iso(u.last_upload_wall_ns, t, sizeof t);
+		json_object_set_new(o, "last_upload", json_string(t));
+	} else {
+		json_object_set_new(o, "last_upload", json_null());
+	}
+	json_object_set_new(o, "uploaded", json_integer((json_int_t)u.uploaded));
+	json_object_set_new(o, "duplicates", json_integer((json_int_t)u.duplicates));
+	json_object_set_new(o, "refused", json_integer((json_int_t)u.refused));
+	json_object_set_new(o, "forgets_sent", json_integer((json_int_t)u.forgets_sent));
+	switch (u.state) {
+	case ST_UPLOAD_UPLOADING:
+		snprintf(state, sizeof state, "uploading");
+		break;
+	case ST_UPLOAD_BACKOFF:
+		iso(u.backoff_until_wall_ns, t, sizeof t);
+		snprintf(state, sizeof state, "backing off until %s", t);
+		break;
+	case ST_UPLOAD_REVOKED:
+		snprintf(state, sizeof state, "revoked");
+		break;
+	default:
+		snprintf(state, sizeof state, "idle");
+	}
+	json_object_set_new(o, "upload_state", json_string(state));
+	if (u.last_error[0] && u.state != ST_UPLOAD_IDLE &&
+	    u.state != ST_UPLOAD_UPLOADING)
+		json_object_set_new(o, "upload_error", json_string(u.last_error));
+	if (u.notice_pending)
+		json_object_set_new(o, "notice_pending", json_true());
+}
+
 static json_t *status_json(struct agent *a)
 {
 	struct st_recorder_stats s;
 	st_recorder_stats(a->rec, &s);
 	char since[32];
 	iso(s.since_wall_ns, since, sizeof since);
+	const char *reason = a->revoked_stopped  ? REVOKED_REASON
+			     : a->notice_stopped ? NOTICE_REASON
+						 : reason_name(s.reason);
 	json_t *o = json_pack(
-		"{s:b, s:s, s:s, s:s, s:I, s:I, s:n, s:I, s:I, s:I, s:b}", "ok", 1,
+		"{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "ok", 1,
 		"state", state_name(s.state), "since", since, "reason",
-		reason_name(s.reason), "segments_waiting",
+		reason, "segments_waiting",
 		(json_int_t)st_spool_count(a->spool), "bytes_waiting",
-		(json_int_t)st_spool_bytes(a->spool), "last_upload",
+		(json_int_t)st_spool_bytes(a->spool),
 		"segments_sealed", (json_int_t)s.segments, "open_events",
 		(json_int_t)s.open_events, "events_dropped",
 		(json_int_t)s.events_dropped, "dev", a->id.dev);
+	upload_json(a, o);
 	if (a->id.dev)
 		json_object_set_new(o, "control",
 				    json_string("development mode: not under any "
@@ -125,8 +198,11 @@ static void write_state(struct agent *a)
 	struct st_recorder_stats s;
 	st_recorder_stats(a->rec, &s);
 	if (s.state != a->last_state && a->cfg->log) {
+		const char *why = a->revoked_stopped  ? REVOKED_REASON
+				  : a->notice_stopped ? NOTICE_REASON
+						      : reason_name(s.reason);
 		fprintf(a->cfg->log, "sealtrace-agent: %s%s%s\n", state_name(s.state),
-			s.reason ? ": " : "", reason_name(s.reason));
+			why[0] ? ": " : "", why);
 		fflush(a->cfg->log);
 	}
 	a->last_state = s.state;
@@ -144,6 +220,14 @@ static int do_pause(struct agent *a, uint64_t seconds, struct st_error *err)
 
 static int do_resume(struct agent *a, struct st_error *err)
 {
+	if (a->notice_stopped || a->revoked_stopped) {
+		/* the person's pause ends, but recording stays stopped */
+		a->person_paused = false;
+		a->pause_until_mono = 0;
+		return st_fail(err, ST_E_CONSENT, "cannot resume: %s",
+			       a->revoked_stopped ? REVOKED_REASON
+						  : NOTICE_REASON);
+	}
 	a->person_paused = false;
 	a->pause_until_mono = 0;
 	int rc = st_capture_set_paused(a->cap, false, err);
@@ -152,19 +236,51 @@ static int do_resume(struct agent *a, struct st_error *err)
 	return st_recorder_resume(a->rec, err);
 }
 
-static void record_forget(struct agent *a, uint64_t since, uint64_t until)
+/* Stops recording for a reason the organisation's side set (a pending
+ * notice, a revoked device): like a pause, but resume cannot end it. */
+static void server_stop(struct agent *a)
 {
-	/* what was already sent becomes a deletion request for the server */
-	int fd = open(a->cfg->paths->forget, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		      0600);
-	if (fd < 0)
+	struct st_error e = {0};
+	st_recorder_stop(a->rec, ST_REASON_SERVER, &e);
+	st_capture_set_paused(a->cap, true, &e);
+	write_state(a);
+}
+
+/* Follows the uploader: a new notice or a revocation stops recording; an
+ * accepted new notice ends the run with a reload. */
+static void follow_upload(struct agent *a)
+{
+	if (!a->up)
 		return;
-	char line[128];
-	int n = snprintf(line, sizeof line, "{\"since_ns\":%llu,\"until_ns\":%llu}\n",
-			 (unsigned long long)since, (unsigned long long)until);
-	if (write(fd, line, (size_t)n) == n)
-		fsync(fd);
-	close(fd);
+	size_t n = st_spool_count(a->spool);
+	if (n > a->last_count)
+		st_upload_kick(a->up);
+	a->last_count = n;
+	struct st_upload_stats u;
+	st_upload_stats(a->up, &u);
+	if (u.state == ST_UPLOAD_REVOKED && !a->revoked_stopped) {
+		a->revoked_stopped = true;
+		server_stop(a);
+	}
+	if (u.notice_pending && !a->notice_stopped) {
+		a->notice_stopped = true;
+		server_stop(a);
+	}
+	uint64_t now = st_mono_ns(&st_clock_system);
+	if (!a->notice_stopped || now - a->notice_checked_mono < STATE_REFRESH_NS)
+		return;
+	a->notice_checked_mono = now;
+	char path[ST_PATH_MAX];
+	st_agent_path(a->cfg->paths, ST_PENDING_NOTICE, path);
+	if (access(path, F_OK) == 0)
+		return;
+	/* accept moved the pending notice into place: reload when its
+	 * acceptance loads (the uploader's flag clears only with a new run) */
+	struct st_agent_identity id;
+	if (st_identity_load(a->cfg->paths, &id, NULL) == 0) {
+		a->reload = true;
+		st_identity_fini(&id);
+	}
 }
 
 static void handle_client(struct agent *a, int lfd)
@@ -215,9 +331,21 @@ static void handle_client(struct agent *a, int lfd)
 		uint64_t now = st_wall_ns(&st_clock_system);
 		uint64_t since = now - req.minutes * 60000000000ull;
 		size_t removed = 0;
-		rc = st_recorder_forget(a->rec, since, &removed, &err);
+		for (int i = 0; i < FORGET_TRIES; i++) {
+			size_t r = 0;
+			memset(&err, 0, sizeof err);
+			rc = st_recorder_forget(a->rec, since, &r, &err);
+			removed += r;
+			if (rc != ST_E_NOT_FOUND)
+				break;
+		}
+		/* what was already sent becomes a deletion request for the
+		 * server, sent by the uploader */
 		if (rc == 0)
-			record_forget(a, since, now);
+			rc = st_forget_request_add(a->cfg->paths, since, now,
+						   &err);
+		if (rc == 0)
+			st_upload_kick(a->up);
 		if (rc == 0) {
 			reply = status_json(a);
 			json_object_set_new(reply, "segments_deleted",
@@ -296,11 +424,14 @@ static int make_filter(struct agent *a, struct st_error *err)
 	return st_filter_new(&fc, a->det, &a->filter, err);
 }
 
-int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
+int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
+		 struct st_error *err)
 {
 	struct agent a;
 	int rc, lfd = -1, sfd = -1;
 	memset(&a, 0, sizeof a);
+	if (reload)
+		*reload = false;
 	a.cfg = cfg;
 	/* no core dumps, no ptrace by other users: the process holds
 	 * plaintext and the device key */
@@ -320,6 +451,25 @@ int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
 	struct st_spool_recovery recov;
 	if ((rc = st_spool_open(&sc, &a.spool, &recov, err)) < 0)
 		goto out;
+	a.gaps = recov.missing;
+	a.last_count = st_spool_count(a.spool);
+	if (!a.id.dev) {
+		char url[1024], ca[ST_PATH_MAX];
+		if ((rc = st_server_config(cfg->paths, url, sizeof url, ca,
+					   err)) < 0)
+			goto out;
+		struct st_client_cfg cc = {.url = url, .ca_file = ca};
+		if ((rc = st_upload_transport_client(&cc, &a.transport, err)) < 0)
+			goto out;
+		struct st_upload_cfg uc = {.paths = cfg->paths,
+					   .spool = a.spool,
+					   .transport = a.transport,
+					   .id = &a.id,
+					   .backoff_min_ms = cfg->backoff_min_ms,
+					   .backoff_max_ms = cfg->backoff_max_ms};
+		if ((rc = st_upload_new(&uc, &a.up, err)) < 0)
+			goto out;
+	}
 	bool crashed = access(cfg->paths->running, F_OK) == 0;
 	st_file_write_atomic(cfg->paths->running, "", 0, 0600, NULL);
 
@@ -381,14 +531,27 @@ int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* blocked before the uploader thread starts, so it inherits the
+	 * mask and the signals reach the signalfd here */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	a.last_state = 0;
+	if (a.up) {
+		if ((rc = st_upload_start(a.up, err)) < 0)
+			goto out;
+		if (cfg->log)
+			fprintf(cfg->log, "sealtrace-agent: uploader started\n");
+	}
+	/* a notice fetched before a restart still waits: stopped at once */
+	follow_upload(&a);
 	write_state(&a);
 
 	struct st_capture_sink sink = st_recorder_sink(a.rec);
 	bool stop = false;
 	while (!stop) {
+		follow_upload(&a);
+		if (a.reload)
+			break;
 		uint64_t now = st_mono_ns(&st_clock_system);
 		int64_t timeout = (int64_t)STATE_REFRESH_NS / 1000000;
 		int ct = a.source_ended ? -1 : st_capture_timeout_ms(a.cap);
@@ -435,9 +598,14 @@ int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
 		if (p[1].revents & POLLIN)
 			handle_client(&a, lfd);
 		if (a.person_paused && a.pause_until_mono &&
-		    st_mono_ns(&st_clock_system) >= a.pause_until_mono &&
-		    (rc = do_resume(&a, err)) < 0)
-			break;
+		    st_mono_ns(&st_clock_system) >= a.pause_until_mono) {
+			if (a.notice_stopped || a.revoked_stopped) {
+				a.person_paused = false; /* stays stopped */
+				a.pause_until_mono = 0;
+			} else if ((rc = do_resume(&a, err)) < 0) {
+				break;
+			}
+		}
 		if ((rc = st_recorder_tick(a.rec, err)) < 0)
 			break;
 		struct st_recorder_stats s;
@@ -447,6 +615,8 @@ int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
 			    STATE_REFRESH_NS)
 			write_state(&a);
 	}
+	/* the uploader ends before the spool it shares is closed */
+	st_upload_stop(a.up);
 	struct st_error cerr = {0};
 	int crc = st_recorder_close(a.rec, &cerr);
 	a.rec = NULL;
@@ -457,8 +627,13 @@ int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err)
 	if (rc == 0)
 		unlink(cfg->paths->running);
 	if (cfg->log)
-		fprintf(cfg->log, "sealtrace-agent: stopped; %zu segments waiting\n",
+		fprintf(cfg->log, "sealtrace-agent: %s; %zu segments waiting\n",
+			a.reload ? "the new notice was accepted: restarting "
+				   "with its policy"
+				 : "stopped",
 			st_spool_count(a.spool));
+	if (reload)
+		*reload = a.reload && rc == 0;
 	{
 		/* the tray must not show a stale "recording" */
 		char line[256];
@@ -478,6 +653,8 @@ out:
 		close(sfd);
 	if (a.rec)
 		st_recorder_free(a.rec);
+	st_upload_free(a.up); /* stops its thread first */
+	st_upload_transport_free(a.transport);
 	st_capture_free(a.cap);
 	st_filter_free(a.filter);
 	st_detector_free(a.det);

@@ -22,9 +22,21 @@ struct st_run_cfg {
 	uint64_t spool_max;
 	bool dev;              /* --dev given */
 	const char *data_dir;  /* filter data (category lists); NULL = built in */
+	uint64_t backoff_min_ms, backoff_max_ms; /* uploader; 0 = defaults */
 	FILE *log;             /* states and counts only */
 };
 
-int st_agent_run(const struct st_run_cfg *cfg, struct st_error *err);
+/* Runs until SIGTERM/SIGINT/SIGHUP (or the event file's end with
+ * exit_at_end). A folder enrolled with a server also runs the uploader on a
+ * second thread (agent/upload.h); a development (--local) folder does not.
+ *
+ * When the server names a new notice, the uploader keeps it as pending and
+ * recording stops ("a new notice needs your acceptance"). Once the person
+ * ran `accept` (the pending files are gone and the new acceptance loads),
+ * st_agent_run returns 0 with *reload set: the caller calls it again, so
+ * identity, policy, filter and capture all start afresh from the accepted
+ * files. reload may be NULL (then it just returns). */
+int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
+		 struct st_error *err);
 
 #endif

@@ -5,7 +5,11 @@
  * Every change to the disk goes through the st_fs seam. Three read-only
  * queries do not, because fs.h has no operation for them and they change
  * nothing on disk: listing a folder (opendir), fstat of a descriptor the
- * seam opened, and flock on the lock file the seam opened. */
+ * seam opened, and flock on the lock file the seam opened.
+ *
+ * Threads: the recorder (main thread) and the uploader share one spool, so
+ * every public call runs under the spool's mutex; the internal helpers
+ * assume it is held. */
 #include "spool.h"
 
 #include <dirent.h>
@@ -13,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +60,8 @@ struct st_spool {
 	uint64_t last_put;  /* true value; on disk may lag while dirty */
 	bool state_dirty;
 	int lock_fd;
+	size_t quarantined; /* segments in quarantine/ */
+	pthread_mutex_t mu; /* held by every public call */
 };
 
 /* ---- names and paths ---- */
@@ -423,6 +430,7 @@ struct scan {
 	size_t nseg, segcap;
 	uint64_t qmax; /* highest seq in quarantine/, 0 = none */
 	bool qany;
+	size_t qn;     /* segments in quarantine/ */
 };
 
 static void scan_fini(struct scan *s)
@@ -485,6 +493,8 @@ static int scan_dir(struct st_spool *sp, bool quarantine, struct scan *s,
 		if (quarantine) {
 			if (parse_seq_prefix(nm, &seq, false)) {
 				s->qany = true;
+				if (parse_seq_prefix(nm, &seq, true))
+					s->qn++;
 				if (seq > s->qmax)
 					s->qmax = seq;
 			}
@@ -525,25 +535,17 @@ static int scan_dir(struct st_spool *sp, bool quarantine, struct scan *s,
  * quarantine folder is synced before the spool folder, so a power loss in
  * between leaves the segment in both places (and the next open moves it
  * again), never in neither. */
-static int quarantine(struct st_spool *sp, const char *name, int why_code,
-		      const char *why, struct st_error *err)
+static int quarantine_as(struct st_spool *sp, const char *name,
+			 const char *reason, struct st_error *err)
 {
 	struct st_fs *fs = sp->fs;
 	char from[PATH_MAX], to[PATH_MAX], rname[64];
-	char reason[ST_ERROR_MSG_MAX + 64];
 	int rc;
 	snprintf(rname, sizeof rname, "%s" REASON_SUFFIX, name);
 	if ((rc = join(from, sp->dir, name, err)) < 0 ||
 	    (rc = join(to, sp->qdir, name, err)) < 0)
 		return rc;
-	/* The reason is the verifier's message about the header: no
-	 * content can be in it, the body is never opened here. */
-	int k = snprintf(reason, sizeof reason, "%s: %s\n",
-			 st_strerror(why_code), why);
-	if (k < 0)
-		k = 0;
-	if ((size_t)k >= sizeof reason)
-		k = (int)sizeof reason - 1;
+	size_t k = strnlen(reason, ST_SPOOL_REASON_MAX);
 	char rpath[PATH_MAX];
 	if ((rc = join(rpath, sp->qdir, rname, err)) < 0)
 		return rc;
@@ -551,7 +553,7 @@ static int quarantine(struct st_spool *sp, const char *name, int why_code,
 	if (fd < 0)
 		return st_fail(err, fd, "cannot create %s: %s", rpath,
 			       st_strerror(fd));
-	rc = write_all(fs, fd, (const uint8_t *)reason, (size_t)k);
+	rc = write_all(fs, fd, (const uint8_t *)reason, k);
 	if (rc == 0)
 		rc = fs->fsync(fs, fd);
 	int rc2 = fs->close(fs, fd);
@@ -561,12 +563,24 @@ static int quarantine(struct st_spool *sp, const char *name, int why_code,
 		return st_fail(err, rc, "cannot write %s: %s", rpath,
 			       st_strerror(rc));
 	if ((rc = fs->rename(fs, from, to)) < 0)
-		return st_fail(err, rc, "cannot move corrupt segment %s to "
+		return st_fail(err, rc, "cannot move segment %s to "
 			       "%s: %s", from, to, st_strerror(rc));
+	sp->quarantined++;
 	if ((rc = sync_dir(fs, sp->qdir, err)) < 0 ||
 	    (rc = sync_dir(fs, sp->dir, err)) < 0)
 		return rc;
 	return 0;
+}
+
+static int quarantine(struct st_spool *sp, const char *name, int why_code,
+		      const char *why, struct st_error *err)
+{
+	/* The reason is the verifier's message about the header: no
+	 * content can be in it, the body is never opened here. */
+	char reason[ST_ERROR_MSG_MAX + 64];
+	snprintf(reason, sizeof reason, "%s: %s\n", st_strerror(why_code),
+		 why);
+	return quarantine_as(sp, name, reason, err);
 }
 
 /* *qmax: the highest seq in quarantine/ afterwards (0 = none), *qany: it
@@ -581,6 +595,7 @@ static int recover(struct st_spool *sp, struct st_spool_recovery *rec,
 	if ((rc = scan_dir(sp, false, &s, err)) < 0 ||
 	    (rc = scan_dir(sp, true, &s, err)) < 0)
 		goto out;
+	sp->quarantined = s.qn;
 
 	/* partial writes: a .tmp never became anything */
 	for (size_t i = 0; i < s.ntmp; i++) {
@@ -673,6 +688,7 @@ int st_spool_open(const struct st_spool_cfg *cfg, struct st_spool **out,
 	memcpy(sp->dpk, cfg->device_pk, sizeof sp->dpk);
 	memcpy(sp->dir, cfg->dir, dl + 1);
 	sp->lock_fd = -1;
+	pthread_mutex_init(&sp->mu, NULL);
 
 	int rc;
 	if ((rc = join(sp->qdir, sp->dir, QUARANTINE_NAME, err)) < 0)
@@ -747,12 +763,13 @@ void st_spool_close(struct st_spool *sp)
 	if (sp->lock_fd >= 0)
 		sp->fs->close(sp->fs, sp->lock_fd); /* releases the flock */
 	free(sp->ix);
+	pthread_mutex_destroy(&sp->mu);
 	free(sp);
 }
 
 /* ---- operations ---- */
 
-int st_spool_next_seq(struct st_spool *sp, uint64_t *seq, struct st_error *err)
+static int spool_next_seq(struct st_spool *sp, uint64_t *seq, struct st_error *err)
 {
 	if (!sp || !seq)
 		return st_fail(err, ST_E_INVAL, "spool: next_seq needs a spool "
@@ -768,7 +785,7 @@ int st_spool_next_seq(struct st_spool *sp, uint64_t *seq, struct st_error *err)
 	return 0;
 }
 
-int st_spool_put(struct st_spool *sp, uint64_t seq, const uint8_t *seg,
+static int spool_put(struct st_spool *sp, uint64_t seq, const uint8_t *seg,
 		 size_t len, struct st_error *err)
 {
 	if (!sp || !seg || !len)
@@ -834,7 +851,7 @@ int st_spool_put(struct st_spool *sp, uint64_t seq, const uint8_t *seg,
 	return 0;
 }
 
-int st_spool_read(struct st_spool *sp, uint64_t seq, struct st_buf *out,
+static int spool_read(struct st_spool *sp, uint64_t seq, struct st_buf *out,
 		  struct st_error *err)
 {
 	if (!sp || !out)
@@ -861,7 +878,7 @@ int st_spool_read(struct st_spool *sp, uint64_t seq, struct st_buf *out,
 	return 0;
 }
 
-int st_spool_remove(struct st_spool *sp, uint64_t seq, struct st_error *err)
+static int spool_remove(struct st_spool *sp, uint64_t seq, struct st_error *err)
 {
 	if (!sp)
 		return st_fail(err, ST_E_INVAL, "spool: remove needs a spool");
@@ -898,7 +915,7 @@ int st_spool_remove(struct st_spool *sp, uint64_t seq, struct st_error *err)
 	return 0;
 }
 
-int st_spool_list(struct st_spool *sp, uint64_t **seqs, size_t *n,
+static int spool_list(struct st_spool *sp, uint64_t **seqs, size_t *n,
 		  struct st_error *err)
 {
 	if (!sp || !seqs || !n)
@@ -919,12 +936,151 @@ int st_spool_list(struct st_spool *sp, uint64_t **seqs, size_t *n,
 	return 0;
 }
 
+/* ---- the public calls: each under the spool's mutex ---- */
+
+static void lock(const struct st_spool *sp)
+{
+	/* the mutex is the one mutable part of a const spool */
+	pthread_mutex_lock((pthread_mutex_t *)&sp->mu);
+}
+
+static void unlock(const struct st_spool *sp)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)&sp->mu);
+}
+
+int st_spool_next_seq(struct st_spool *sp, uint64_t *seq, struct st_error *err)
+{
+	if (!sp)
+		return spool_next_seq(sp, seq, err);
+	lock(sp);
+	int rc = spool_next_seq(sp, seq, err);
+	unlock(sp);
+	return rc;
+}
+
+int st_spool_put(struct st_spool *sp, uint64_t seq, const uint8_t *seg,
+		 size_t len, struct st_error *err)
+{
+	if (!sp)
+		return spool_put(sp, seq, seg, len, err);
+	lock(sp);
+	int rc = spool_put(sp, seq, seg, len, err);
+	unlock(sp);
+	return rc;
+}
+
+int st_spool_read(struct st_spool *sp, uint64_t seq, struct st_buf *out,
+		  struct st_error *err)
+{
+	if (!sp)
+		return spool_read(sp, seq, out, err);
+	lock(sp);
+	int rc = spool_read(sp, seq, out, err);
+	unlock(sp);
+	return rc;
+}
+
+int st_spool_remove(struct st_spool *sp, uint64_t seq, struct st_error *err)
+{
+	if (!sp)
+		return spool_remove(sp, seq, err);
+	lock(sp);
+	int rc = spool_remove(sp, seq, err);
+	unlock(sp);
+	return rc;
+}
+
+int st_spool_list(struct st_spool *sp, uint64_t **seqs, size_t *n,
+		  struct st_error *err)
+{
+	if (!sp)
+		return spool_list(sp, seqs, n, err);
+	lock(sp);
+	int rc = spool_list(sp, seqs, n, err);
+	unlock(sp);
+	return rc;
+}
+
+int st_spool_oldest(struct st_spool *sp, uint64_t *seq, struct st_error *err)
+{
+	if (!sp || !seq)
+		return st_fail(err, ST_E_INVAL, "spool: oldest needs a spool "
+			       "and an out pointer");
+	lock(sp);
+	int rc = 0;
+	if (sp->n)
+		*seq = sp->ix[0].seq;
+	else
+		rc = st_fail(err, ST_E_NOT_FOUND, "spool %s is empty", sp->dir);
+	unlock(sp);
+	return rc;
+}
+
+int st_spool_quarantine(struct st_spool *sp, uint64_t seq, const char *reason,
+			struct st_error *err)
+{
+	if (!sp || !reason)
+		return st_fail(err, ST_E_INVAL, "spool: quarantine needs a "
+			       "spool and a reason");
+	lock(sp);
+	bool found;
+	size_t at = ix_find(sp, seq, &found);
+	int rc = 0;
+	if (!found) {
+		rc = st_fail(err, ST_E_NOT_FOUND, "spool %s: segment %" PRIu64
+			     " is not spooled", sp->dir, seq);
+		goto out;
+	}
+	/* as for remove: last_put_seq must cover seq before the file goes */
+	if (sp->state_dirty) {
+		if ((rc = write_state(sp, sp->next_seq, sp->last_put, err)) < 0)
+			goto out;
+		sp->state_dirty = false;
+	}
+	char name[32];
+	seg_name(name, seq);
+	size_t before = sp->quarantined;
+	rc = quarantine_as(sp, name, reason, err);
+	if (rc == 0 || sp->quarantined != before) {
+		/* moved (a failed folder sync after the rename still moved
+		 * it): it is out of the spool's count */
+		sp->bytes -= sp->ix[at].size;
+		memmove(sp->ix + at, sp->ix + at + 1,
+			(sp->n - at - 1) * sizeof *sp->ix);
+		sp->n--;
+	}
+out:
+	unlock(sp);
+	return rc;
+}
+
 uint64_t st_spool_bytes(const struct st_spool *sp)
 {
-	return sp ? sp->bytes : 0;
+	if (!sp)
+		return 0;
+	lock(sp);
+	uint64_t v = sp->bytes;
+	unlock(sp);
+	return v;
 }
 
 size_t st_spool_count(const struct st_spool *sp)
 {
-	return sp ? sp->n : 0;
+	if (!sp)
+		return 0;
+	lock(sp);
+	size_t v = sp->n;
+	unlock(sp);
+	return v;
+}
+
+size_t st_spool_quarantined(const struct st_spool *sp)
+{
+	if (!sp)
+		return 0;
+	lock(sp);
+	size_t v = sp->quarantined;
+	unlock(sp);
+	return v;
 }

@@ -18,8 +18,15 @@
  *   state                    "next_seq" and "last_put_seq" (see below)
  *   lock                     flock'ed while a spool is open: one writer only
  *   quarantine/              (0700) segments that failed verification on
- *                            open, each with a <name>.reason file beside it
- * Anything else in the folder is left alone. */
+ *                            open or that the server refused
+ *                            (st_spool_quarantine), each with a
+ *                            <name>.reason file beside it
+ * Anything else in the folder is left alone.
+ *
+ * Threads: every call below takes the spool's own mutex, so the recorder
+ * and the uploader may share one spool from two threads. open and close
+ * are not shared: one thread opens before the other starts and closes
+ * after it ended. */
 
 #define ST_SPOOL_MAX_DEFAULT (256ull << 20) /* bytes of segments, 256 MiB */
 /* Bound on directory entries one open will look at (spool folder and
@@ -29,6 +36,8 @@
 #define ST_SPOOL_SEG_MAX ((size_t)ST_SEG_HEADER_LEN + ST_SEG_CIPHER_MAX)
 /* Largest state file accepted; the real one is under 100 bytes. */
 #define ST_SPOOL_STATE_MAX 256u
+/* Largest .reason text written by st_spool_quarantine. */
+#define ST_SPOOL_REASON_MAX 1024u
 
 struct st_spool_cfg {
 	const char *dir;            /* the spool folder; its parent exists */
@@ -128,7 +137,22 @@ int st_spool_remove(struct st_spool *sp, uint64_t seq, struct st_error *err);
 int st_spool_list(struct st_spool *sp, uint64_t **seqs, size_t *n,
 		  struct st_error *err);
 
+/* The lowest spooled seq: what an uploader sends next. ST_E_NOT_FOUND when
+ * the spool is empty. */
+int st_spool_oldest(struct st_spool *sp, uint64_t *seq, struct st_error *err);
+
+/* Moves a spooled segment to quarantine/ with <name>.reason holding reason
+ * (at most ST_SPOOL_REASON_MAX bytes; the caller names the error id and
+ * never puts content in it): the reason file is written and synced first,
+ * then the rename, then quarantine/ and the spool folder are synced. The
+ * segment leaves the spool's count and is never deleted. ST_E_NOT_FOUND
+ * when seq is not spooled. */
+int st_spool_quarantine(struct st_spool *sp, uint64_t seq, const char *reason,
+			struct st_error *err);
+
 uint64_t st_spool_bytes(const struct st_spool *sp); /* spooled .seg bytes */
 size_t st_spool_count(const struct st_spool *sp);   /* spooled segments */
+/* Segments in quarantine/ (found at open, plus those moved since). */
+size_t st_spool_quarantined(const struct st_spool *sp);
 
 #endif

@@ -45,7 +45,111 @@ static const char *const own_names[] = {
 	[-(ST_E_OVER_KEEP - ST_E_OWN_BASE)] = "level above the policy's keep level",
 	[-(ST_E_TIME_WINDOW - ST_E_OWN_BASE)] = "time outside the accepted window",
 	[-(ST_E_CONFLICT - ST_E_OWN_BASE)] = "sequence already used by other content",
+	[-(ST_E_AUTH - ST_E_OWN_BASE)] = "not authenticated",
+	[-(ST_E_FORBIDDEN - ST_E_OWN_BASE)] = "not permitted for this token",
+	[-(ST_E_TOKEN_INVALID - ST_E_OWN_BASE)] = "enrollment token invalid",
+	[-(ST_E_TOKEN_EXPIRED - ST_E_OWN_BASE)] = "enrollment token expired",
+	[-(ST_E_TOKEN_USED - ST_E_OWN_BASE)] = "enrollment token already used",
+	[-(ST_E_PIN - ST_E_OWN_BASE)] = "server identity does not match the pin",
+	[-(ST_E_HTTP - ST_E_OWN_BASE)] = "unexpected HTTP answer",
+	[-(ST_E_TOO_LARGE - ST_E_OWN_BASE)] = "request too large",
+	[-(ST_E_CONTENT_TYPE - ST_E_OWN_BASE)] = "content type not accepted",
+	[-(ST_E_USER_MISMATCH - ST_E_OWN_BASE)] = "acceptance by another local user",
+	[-(ST_E_REQUEST_TIME - ST_E_OWN_BASE)] = "signed request outside its time window",
+	[-(ST_E_MASTER_SECRET - ST_E_OWN_BASE)] = "master secret present where none may be",
+	[-(ST_E_UNAVAILABLE - ST_E_OWN_BASE)] = "service unavailable",
+	[-(ST_E_TIMEOUT - ST_E_OWN_BASE)] = "timed out",
 };
+
+static const char *const own_ids[] = {
+	[0] = "ok",
+	[-(ST_E_INVAL - ST_E_OWN_BASE)] = "inval",
+	[-(ST_E_NOMEM - ST_E_OWN_BASE)] = "nomem",
+	[-(ST_E_BAD_MAGIC - ST_E_OWN_BASE)] = "bad_magic",
+	[-(ST_E_VERSION - ST_E_OWN_BASE)] = "version",
+	[-(ST_E_TRUNCATED - ST_E_OWN_BASE)] = "truncated",
+	[-(ST_E_CAP - ST_E_OWN_BASE)] = "cap",
+	[-(ST_E_ORDER - ST_E_OWN_BASE)] = "order",
+	[-(ST_E_SIGNATURE - ST_E_OWN_BASE)] = "signature",
+	[-(ST_E_NOT_FOR_KEY - ST_E_OWN_BASE)] = "not_for_key",
+	[-(ST_E_BODY_MISMATCH - ST_E_OWN_BASE)] = "body_mismatch",
+	[-(ST_E_DECRYPT - ST_E_OWN_BASE)] = "decrypt",
+	[-(ST_E_COMPRESS - ST_E_OWN_BASE)] = "compress",
+	[-(ST_E_CORRUPT - ST_E_OWN_BASE)] = "corrupt",
+	[-(ST_E_KEY_MODE - ST_E_OWN_BASE)] = "key_mode",
+	[-(ST_E_KEY_FORMAT - ST_E_OWN_BASE)] = "key_format",
+	[-(ST_E_FLAGS - ST_E_OWN_BASE)] = "flags",
+	[-(ST_E_LEVEL - ST_E_OWN_BASE)] = "level",
+	[-(ST_E_KINDS - ST_E_OWN_BASE)] = "kinds",
+	[-(ST_E_CRYPTO_INIT - ST_E_OWN_BASE)] = "crypto_init",
+	[-(ST_E_JSON - ST_E_OWN_BASE)] = "json",
+	[-(ST_E_SPOOL_FULL - ST_E_OWN_BASE)] = "spool_full",
+	[-(ST_E_CONSENT - ST_E_OWN_BASE)] = "consent",
+	[-(ST_E_STATE - ST_E_OWN_BASE)] = "state",
+	[-(ST_E_X11 - ST_E_OWN_BASE)] = "x11",
+	[-(ST_E_PROTO - ST_E_OWN_BASE)] = "proto",
+	[-(ST_E_EXISTS - ST_E_OWN_BASE)] = "exists",
+	[-(ST_E_NOT_FOUND - ST_E_OWN_BASE)] = "not_found",
+	[-(ST_E_POLICY - ST_E_OWN_BASE)] = "policy",
+	[-(ST_E_BROAD_GRANT - ST_E_OWN_BASE)] = "broad_grant",
+	[-(ST_E_DEVICE_UNKNOWN - ST_E_OWN_BASE)] = "device_unknown",
+	[-(ST_E_DEVICE_REVOKED - ST_E_OWN_BASE)] = "device_revoked",
+	[-(ST_E_PERSON_MISMATCH - ST_E_OWN_BASE)] = "person_mismatch",
+	[-(ST_E_NOTICE_NOT_ACCEPTED - ST_E_OWN_BASE)] = "notice_not_accepted",
+	[-(ST_E_NOT_IN_NOTICE - ST_E_OWN_BASE)] = "not_in_notice",
+	[-(ST_E_OVER_KEEP - ST_E_OWN_BASE)] = "over_keep",
+	[-(ST_E_TIME_WINDOW - ST_E_OWN_BASE)] = "time_window",
+	[-(ST_E_CONFLICT - ST_E_OWN_BASE)] = "conflict",
+	[-(ST_E_AUTH - ST_E_OWN_BASE)] = "auth",
+	[-(ST_E_FORBIDDEN - ST_E_OWN_BASE)] = "forbidden",
+	[-(ST_E_TOKEN_INVALID - ST_E_OWN_BASE)] = "token_invalid",
+	[-(ST_E_TOKEN_EXPIRED - ST_E_OWN_BASE)] = "token_expired",
+	[-(ST_E_TOKEN_USED - ST_E_OWN_BASE)] = "token_used",
+	[-(ST_E_PIN - ST_E_OWN_BASE)] = "pin",
+	[-(ST_E_HTTP - ST_E_OWN_BASE)] = "http",
+	[-(ST_E_TOO_LARGE - ST_E_OWN_BASE)] = "too_large",
+	[-(ST_E_CONTENT_TYPE - ST_E_OWN_BASE)] = "content_type",
+	[-(ST_E_USER_MISMATCH - ST_E_OWN_BASE)] = "user_mismatch",
+	[-(ST_E_REQUEST_TIME - ST_E_OWN_BASE)] = "request_time",
+	[-(ST_E_MASTER_SECRET - ST_E_OWN_BASE)] = "master_secret",
+	[-(ST_E_UNAVAILABLE - ST_E_OWN_BASE)] = "unavailable",
+	[-(ST_E_TIMEOUT - ST_E_OWN_BASE)] = "timeout",
+};
+
+const char *st_err_id(int code)
+{
+	static _Thread_local char buf[32];
+	if (code <= ST_E_OWN_BASE && code >= ST_E_OWN_LAST) {
+		const char *s = own_ids[-(code - ST_E_OWN_BASE)];
+		return s ? s : "unknown";
+	}
+	if (code == 0)
+		return "ok";
+	if (code < 0 && code >= ST_E_ERRNO_MIN)
+		snprintf(buf, sizeof buf, "errno_%d", -code);
+	else if (code <= ST_E_SQLITE_BASE && code > ST_E_CURL_BASE)
+		snprintf(buf, sizeof buf, "sqlite_%d", ST_E_SQLITE_BASE - code);
+	else if (code <= ST_E_CURL_BASE && code > ST_E_TLS_BASE)
+		snprintf(buf, sizeof buf, "curl_%d", ST_E_CURL_BASE - code);
+	else if (code <= ST_E_TLS_BASE && code > ST_E_OWN_BASE)
+		snprintf(buf, sizeof buf, "tls_%d", ST_E_TLS_BASE - code);
+	else
+		return "unknown";
+	return buf;
+}
+
+int st_err_from_id(const char *id)
+{
+	if (!id)
+		return 0;
+	for (int i = 1; i <= -(ST_E_OWN_LAST - ST_E_OWN_BASE); i++)
+		if (own_ids[i] && strcmp(own_ids[i], id) == 0)
+			return ST_E_OWN_BASE - i;
+	int n;
+	if (sscanf(id, "errno_%d", &n) == 1 && n > 0 && n <= -ST_E_ERRNO_MIN)
+		return -n;
+	return 0;
+}
 
 const char *st_strerror(int code)
 {

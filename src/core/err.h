@@ -57,7 +57,21 @@ enum st_err {
 	ST_E_OVER_KEEP = -40035, /* level above the policy's keep level */
 	ST_E_TIME_WINDOW = -40036, /* times too far from the server clock */
 	ST_E_CONFLICT = -40037,  /* sequence already holds other content */
-	ST_E_OWN_LAST = -40037,
+	ST_E_AUTH = -40038,      /* no, unknown, expired or revoked API token */
+	ST_E_FORBIDDEN = -40039, /* the token's role may not do this */
+	ST_E_TOKEN_INVALID = -40040, /* enrollment token unknown or malformed */
+	ST_E_TOKEN_EXPIRED = -40041, /* enrollment token past its lifetime */
+	ST_E_TOKEN_USED = -40042, /* enrollment token already used */
+	ST_E_PIN = -40043,       /* server certificate or key not the pinned one */
+	ST_E_HTTP = -40044,      /* unexpected HTTP answer from the server */
+	ST_E_TOO_LARGE = -40045, /* request body over the server's limit */
+	ST_E_CONTENT_TYPE = -40046, /* request content type not accepted */
+	ST_E_USER_MISMATCH = -40047, /* acceptance given as another local user */
+	ST_E_REQUEST_TIME = -40048, /* signed request too old, too new or replayed */
+	ST_E_MASTER_SECRET = -40049, /* a master secret where none may be */
+	ST_E_UNAVAILABLE = -40050, /* server cannot serve now: retry later */
+	ST_E_TIMEOUT = -40051,   /* an operation ran past its time limit */
+	ST_E_OWN_LAST = -40051,
 };
 
 /* Message capacity: long enough for a path, a position and advice. */
@@ -72,6 +86,13 @@ struct st_error {
 
 /* Name of a code, for any range ("truncated", "No such file or directory"). */
 const char *st_strerror(int code);
+
+/* Stable symbolic name of a code for machine-readable answers
+ * ("signature", "device_revoked"; "errno_2", "sqlite_5", "curl_7",
+ * "tls_n" for other ranges). Never NULL. */
+const char *st_err_id(int code);
+/* The inverse for sealtrace's own codes and errno ids; 0 when unknown. */
+int st_err_from_id(const char *id);
 
 /* Records code and a printf-style message in err (if not NULL); returns code,
  * so callers write: return st_fail(err, ST_E_TRUNCATED, "segment: ..."); */

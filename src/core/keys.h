@@ -26,6 +26,12 @@
 #define ST_KEY_PERSON_PUBLIC "person-x25519-public"
 #define ST_KEY_MASTER_SECRET "master-x25519-secret"
 #define ST_KEY_MASTER_PUBLIC "master-x25519-public"
+/* The server's own signing keys (Ed25519): leases agents pin at enrollment,
+ * and audit checkpoints. Separate keys, so one cannot stand for the other. */
+#define ST_KEY_LEASE_SECRET "lease-ed25519-secret"
+#define ST_KEY_LEASE_PUBLIC "lease-ed25519-public"
+#define ST_KEY_AUDIT_SECRET "audit-ed25519-secret"
+#define ST_KEY_AUDIT_PUBLIC "audit-ed25519-public"
 
 /* Locked, guarded secret memory; NULL on failure. Freed and wiped by
  * st_secret_free (NULL is fine). */

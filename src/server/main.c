@@ -1,11 +1,13 @@
 /* main.c - the sealtrace program (server and administration): reads the
- * command line, calls src/core, prints and picks the exit code. Keeps no
- * logic of its own; today only the offline policy tools are built.
+ * command line, calls src/server and src/core, prints and picks the exit
+ * code. Keeps no logic of its own.
  *
- * Exit codes: 0 success; 1 the input was refused (a policy that fails its
- * check) or the work failed; 2 usage errors, unreadable files and commands
- * not built yet. */
+ * Exit codes: 0 success; 1 the input was refused or the work failed (a
+ * policy that fails its check, a folder init will not use, a server
+ * refusal); 2 usage errors, unreadable files and commands not built yet. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -15,14 +17,43 @@
 #include "core/file.h"
 #include "core/mem.h"
 #include "core/policy.h"
+#include "core/token.h"
+#include "server/admin.h"
+#include "server/config.h"
+#include "server/init.h"
+#include "server/serve.h"
+#include "server/tls.h"
+
+/* st_admin_run's code for a usage error (server/admin.c). */
+#define ADMIN_E_USAGE (-EINVAL)
+#define DATA_DIR_DEFAULT "/var/lib/sealtrace"
+#define TIMEOUT_MAX_S 3600
 
 static const char usage[] =
-	"usage: sealtrace COMMAND [ARGS]\n"
+	"usage: sealtrace [GLOBAL OPTIONS] COMMAND [ARGS]\n"
 	"\n"
 	"Runs and administers a sealtrace server. Administration commands talk\n"
-	"to the server's API with a token; the policy tools work offline.\n"
+	"to the server's API with an admin token; none opens the database.\n"
 	"\n"
-	"policy (offline, built):\n"
+	"server (on the server host):\n"
+	"  init DIR --policy FILE --master-public FILE [...]\n"
+	"                      makes a data folder and prints the first admin\n"
+	"                      token, once\n"
+	"  serve [--data DIR] [--listen ADDR:PORT] [--plain-http] [--url-file F]\n"
+	"                      runs the server until SIGTERM or SIGINT\n"
+	"\n"
+	"administration (through the API):\n"
+	"  user add NAME [--group G]     adds a person (an e-mail address)\n"
+	"  user list                     lists people\n"
+	"  device list                   lists devices, their uploads and backlog\n"
+	"  device revoke ID              refuses a device's uploads from now on\n"
+	"  enroll-token --user NAME [--ttl 24h]\n"
+	"                                prints a single-use enrollment token\n"
+	"  policy apply FILE             makes FILE the server's policy\n"
+	"  backup --out FILE             writes a copy of the database (0600)\n"
+	"  status                        the server's counts and policy\n"
+	"\n"
+	"policy (offline):\n"
 	"  policy check FILE   checks a collection policy: prints every problem\n"
 	"                      as 'FILE: PATH: message' on stderr and exits 1,\n"
 	"                      or prints 'FILE: ok (policy sha256 HEX)' and\n"
@@ -30,40 +61,180 @@ static const char usage[] =
 	"  policy notice FILE  prints the notice rendered from a policy that\n"
 	"                      passes the check: exactly the bytes the agent\n"
 	"                      shows and hashes\n"
-	"  policy apply FILE   changes the server's policy (not built yet)\n"
 	"\n"
-	"not built yet (exit 2):\n"
-	"  init, serve, user add|list, token create|list|revoke,\n"
-	"  device list|revoke, enroll-token, pause, resume,\n"
-	"  purpose propose|approve|list|revoke, erase,\n"
-	"  audit list|verify|checkpoint, backup, status\n"
+	"not built yet (exit 2): token create|list|revoke, pause, resume,\n"
+	"  purpose propose|approve|list|revoke, erase, audit list|verify|checkpoint\n"
 	"\n"
+	"global options (administration commands; also accepted after the\n"
+	"command):\n"
+	"  --url URL           the server, https://HOST:PORT (else SEALTRACE_URL,\n"
+	"                      else \"url\" in the config file)\n"
+	"  --token TOKEN       admin token (else SEALTRACE_TOKEN, else \"token\"\n"
+	"                      in the config file); other users can see command\n"
+	"                      lines: prefer the variable or the file\n"
+	"  --ca FILE           the server's CA certificate, PEM (else\n"
+	"                      SEALTRACE_CA, else \"ca\" in the config file, else\n"
+	"                      the system's CAs)\n"
+	"  --config FILE       config file {\"url\", \"token\", \"ca\"}, mode 0600\n"
+	"                      (else SEALTRACE_CONFIG, else\n"
+	"                      $XDG_CONFIG_HOME/sealtrace/admin.json or\n"
+	"                      ~/.config/sealtrace/admin.json); refused when group\n"
+	"                      or others may read it\n"
+	"  --json              print the server's JSON answer instead of a table\n"
+	"  --timeout DURATION  whole request limit (30s by default; 90, 90s, 5m)\n"
 	"  -h, --help          this help (also after a command)\n"
 	"\n"
 	"exit status: 0 ok; 1 refused or failed; 2 usage error, unreadable\n"
-	"file, or command not built yet. docs/policy.md describes policies.\n";
+	"file, or command not built yet. docs/api.md describes the API,\n"
+	"docs/policy.md policies.\n";
+
+static const char init_usage[] =
+	"usage: sealtrace init DIR --policy FILE --master-public FILE\n"
+	"                      [--listen ADDR:PORT] [--host NAME]...\n"
+	"                      [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
+	"\n"
+	"Makes a new data folder DIR (0700; it may exist if empty, and one that\n"
+	"holds anything, a store above all, is refused) with:\n"
+	"  config.json         settings (0600), listen address included\n"
+	"  sealtrace.db        the store, with FILE's policy (checked, made\n"
+	"                      canonical, its notice rendered) as the current one\n"
+	"  tls/                a new CA (ca.pem, ca.key) and a server certificate\n"
+	"                      (server.pem, server.key) for localhost, 127.0.0.1,\n"
+	"                      ::1, the --listen address and every --host; keys\n"
+	"                      0600\n"
+	"  keys/               lease and audit signing keys (Ed25519; secrets 0600)\n"
+	"  master.pub          a copy of --master-public\n"
+	"  tmp/                (0700)\n"
+	"and prints the first admin token, once: only its hash is kept.\n"
+	"\n"
+	"  --policy FILE         the collection policy (see 'sealtrace policy\n"
+	"                        check')\n"
+	"  --master-public FILE  master.pub from 'sealtrace-export keygen'; the\n"
+	"                        master SECRET is refused: it stays on the export\n"
+	"                        host\n"
+	"  --listen ADDR:PORT    where 'serve' listens (default "
+	ST_CFG_LISTEN_DEFAULT ")\n"
+	"  --host NAME           a DNS name or IP address agents use to reach the\n"
+	"                        server; repeat for more\n"
+	"  --tls-cert FILE --tls-key FILE --tls-ca FILE\n"
+	"                        use your own certificate, key (0600) and the CA\n"
+	"                        that signed it instead; all three or none\n"
+	"\n"
+	"On any failure init removes what it made. Exit 0 made; 1 refused or\n"
+	"failed; 2 usage error.\n";
+
+static const char serve_usage[] =
+	"usage: sealtrace serve [--data DIR] [--listen ADDR:PORT] [--plain-http]\n"
+	"                       [--url-file FILE]\n"
+	"\n"
+	"Runs the server on the data folder that 'sealtrace init' made, until\n"
+	"SIGTERM or SIGINT; logs one line per request on stderr (never bodies or\n"
+	"tokens). Refuses to start when a master secret is in the data folder or\n"
+	"is configured.\n"
+	"\n"
+	"  --data DIR          the data folder (default $SEALTRACE_DATA, else\n"
+	"                      " DATA_DIR_DEFAULT ")\n"
+	"  --listen ADDR:PORT  overrides config.json's listen; port 0 takes any\n"
+	"                      free port\n"
+	"  --plain-http        HTTP without TLS: only on a loopback address\n"
+	"  --url-file FILE     writes the base URL there once listening (how\n"
+	"                      scripts learn the port with port 0)\n"
+	"\n"
+	"Exit 0 after a clean stop; 1 failed; 2 usage error.\n";
+
+static const char user_usage[] =
+	"usage: sealtrace user add NAME [--group G]\n"
+	"       sealtrace user list\n"
+	"\n"
+	"add   adds a person (NAME: their e-mail address); the server makes\n"
+	"      their key pair and keeps the secret half sealed to the master\n"
+	"      key only\n"
+	"list  lists people: name, group, id, when added, erased or not\n"
+	"\n"
+	"Global options (--url, --token, --ca, --config, --json, --timeout):\n"
+	"see 'sealtrace --help'.\n";
+
+static const char device_usage[] =
+	"usage: sealtrace device list\n"
+	"       sealtrace device revoke ID\n"
+	"\n"
+	"list    lists enrolled devices: person, local user, host, active or\n"
+	"        revoked, last seen, segments stored, gaps and the backlog the\n"
+	"        agent last reported\n"
+	"revoke  refuses the device's uploads from now on (ID: 32 hex digits\n"
+	"        from 'device list')\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char enroll_usage[] =
+	"usage: sealtrace enroll-token --user NAME [--ttl DURATION]\n"
+	"\n"
+	"Prints a single-use enrollment token for NAME's device and nothing\n"
+	"else (it is shown once; the server keeps only its hash). It carries\n"
+	"the fingerprints of the server's CA and lease key, which the agent\n"
+	"pins. --ttl: how long it stays valid, 1s to 30d (e.g. 90m, 24h, 7d;\n"
+	"default: the server's, 24h).\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char backup_usage[] =
+	"usage: sealtrace backup --out FILE\n"
+	"\n"
+	"Asks the server for a consistent copy of its database and writes it\n"
+	"to FILE, a new file (an existing one is refused), mode 0600, written\n"
+	"atomically. It holds the sealed person keys: keep it apart from data\n"
+	"backups, with a short retention.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char status_usage[] =
+	"usage: sealtrace status\n"
+	"\n"
+	"Prints the server's version, uptime, counts of people, devices and\n"
+	"segments, flags, and the current policy and notice hashes.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
 
 static const char policy_usage[] =
 	"usage: sealtrace policy check FILE\n"
 	"       sealtrace policy notice FILE\n"
-	"       sealtrace policy apply FILE   (not built yet)\n"
+	"       sealtrace policy apply FILE\n"
 	"\n"
 	"check   reports every problem of the policy in FILE, one per line on\n"
 	"        stderr as 'FILE: PATH: message'; exit 0 only when it passes\n"
 	"notice  writes the notice for the policy in FILE to stdout, byte for\n"
 	"        byte what the agent shows; refuses a policy that fails check\n"
+	"apply   checks FILE, then makes it the server's policy through the API\n"
+	"        (global options: see 'sealtrace --help'); agents stop\n"
+	"        recording until their person accepts the new notice\n"
 	"\n"
-	"The policy format and every check are in docs/policy.md.\n";
+	"check and notice work offline. The policy format and every check are\n"
+	"in docs/policy.md.\n";
 
-/* The commands of DESIGN.md's interface that this build does not have. */
-static const char *const not_built[] = {
-	"init", "serve", "user", "token", "device", "enroll-token", "pause",
-	"resume", "purpose", "erase", "audit", "backup", "status", NULL,
+/* Commands of DESIGN.md's interface that this build does not have, and
+ * where they are planned. */
+static const struct {
+	const char *cmd, *issue;
+} not_built[] = {
+	{"token", "the access-control issue (roles and API tokens)"},
+	{"pause", "the kill-switch issue (pause, resume, leases)"},
+	{"resume", "the kill-switch issue (pause, resume, leases)"},
+	{"purpose", "the access-control issue (purposes and grants)"},
+	{"erase", "the erasure issue"},
+	{"audit", "the audit-log issue"},
 };
 
 static bool is_help(const char *a)
 {
 	return !strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "help");
+}
+
+static bool any_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (is_help(argv[i]))
+			return true;
+	return false;
 }
 
 /* Reads and checks FILE; prints every problem. Returns the exit code:
@@ -146,33 +317,12 @@ static int policy_notice(const char *file)
 	return rc;
 }
 
-static int cmd_policy(int argc, char **argv)
+static int cmd_policy_offline(int argc, char **argv)
 {
-	for (int i = 0; i < argc; i++)
-		if (is_help(argv[i])) {
-			fputs(policy_usage, stdout);
-			return 0;
-		}
-	if (argc < 1) {
-		fputs(policy_usage, stderr);
-		return 2;
-	}
 	const char *sub = argv[0];
-	bool known = !strcmp(sub, "check") || !strcmp(sub, "notice") ||
-		     !strcmp(sub, "apply");
-	if (!known) {
-		fprintf(stderr, "sealtrace policy: unknown command '%s'; see "
-			"'sealtrace policy --help'\n", sub);
-		return 2;
-	}
 	if (argc != 2 || !argv[1][0]) {
 		fprintf(stderr, "sealtrace policy %s: needs exactly one FILE; "
 			"see 'sealtrace policy --help'\n", sub);
-		return 2;
-	}
-	if (!strcmp(sub, "apply")) {
-		fprintf(stderr, "sealtrace policy apply: not built yet; check the "
-			"policy with 'sealtrace policy check %s'\n", argv[1]);
 		return 2;
 	}
 	if (st_crypto_init() < 0) {
@@ -183,30 +333,358 @@ static int cmd_policy(int argc, char **argv)
 				     : policy_notice(argv[1]);
 }
 
+/* "90", "90s", "5m", "1h" -> seconds in 1..TIMEOUT_MAX_S; -1 otherwise. */
+static long parse_timeout(const char *s)
+{
+	char *e = NULL;
+	errno = 0;
+	if (!s || !(*s >= '0' && *s <= '9'))
+		return -1;
+	long v = strtol(s, &e, 10);
+	if (errno || v <= 0 || v > TIMEOUT_MAX_S)
+		return -1;
+	if (!strcmp(e, "m"))
+		v *= 60;
+	else if (!strcmp(e, "h"))
+		v *= 3600;
+	else if (*e && strcmp(e, "s"))
+		return -1;
+	return v > TIMEOUT_MAX_S ? -1 : v;
+}
+
+struct globals {
+	struct st_admin_conn conn;
+	int json;
+};
+
+/* Takes a global option at argv[*i] (advancing past its value): 1 taken,
+ * 0 not a global option, -1 usage error (printed). */
+static int take_global(int argc, char **argv, int *i, struct globals *g)
+{
+	static const char *const with_value[] = {"--url", "--token", "--ca",
+						 "--config", "--timeout"};
+	const char *a = argv[*i];
+	if (!strcmp(a, "--json")) {
+		g->json = 1;
+		return 1;
+	}
+	for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+		size_t l = strlen(with_value[k]);
+		const char *v;
+		if (strncmp(a, with_value[k], l))
+			continue;
+		if (a[l] == '=') {
+			v = a + l + 1;
+		} else if (!a[l]) {
+			if (*i + 1 >= argc) {
+				fprintf(stderr, "sealtrace: %s needs a value; see "
+					"'sealtrace --help'\n", a);
+				return -1;
+			}
+			v = argv[++*i];
+		} else {
+			continue;
+		}
+		switch (k) {
+		case 0: g->conn.url = v; break;
+		case 1: g->conn.token = v; break;
+		case 2: g->conn.ca = v; break;
+		case 3: g->conn.config = v; break;
+		default: {
+			long s = parse_timeout(v);
+			if (s < 0) {
+				fprintf(stderr, "sealtrace: --timeout '%s': give "
+					"a duration from 1s to 1h (e.g. 30, "
+					"90s, 5m)\n", v);
+				return -1;
+			}
+			g->conn.timeout_ms = s * 1000;
+		}
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* An administration command: global options may follow the command too. */
+static int cmd_admin(struct globals *g, int argc, char **argv)
+{
+	char **args = calloc((size_t)argc + 1, sizeof *args);
+	if (!args) {
+		fprintf(stderr, "sealtrace: out of memory\n");
+		return 1;
+	}
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		int t = take_global(argc, argv, &i, g);
+		if (t < 0) {
+			free(args);
+			return 2;
+		}
+		if (t == 0)
+			args[n++] = argv[i];
+	}
+	struct st_error e = {0};
+	int rc = st_admin_run(&g->conn, n, args, g->json, stdout, &e);
+	if (rc < 0)
+		fprintf(stderr, "sealtrace %s: %s\n", argv[0],
+			e.msg[0] ? e.msg : st_strerror(rc));
+	free(args);
+	return rc == 0 ? 0 : rc == ADMIN_E_USAGE ? 2 : 1;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	struct st_init_opts o = {0};
+	const char *hosts[ST_TLS_HOSTS_MAX];
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		static const char *const opts[] = {
+			"--policy", "--master-public", "--listen", "--host",
+			"--tls-cert", "--tls-key", "--tls-ca"};
+		size_t k = 0;
+		for (; k < sizeof opts / sizeof opts[0]; k++)
+			if (!strcmp(a, opts[k]))
+				break;
+		if (k == sizeof opts / sizeof opts[0]) {
+			if (a[0] == '-') {
+				fprintf(stderr, "sealtrace init: unknown option "
+					"'%s'; see 'sealtrace init --help'\n", a);
+				return 2;
+			}
+			if (o.dir) {
+				fprintf(stderr, "sealtrace init: one DIR only, "
+					"not also '%s'\n", a);
+				return 2;
+			}
+			o.dir = a;
+			continue;
+		}
+		if (i + 1 >= argc || !argv[i + 1][0]) {
+			fprintf(stderr, "sealtrace init: %s needs a value; see "
+				"'sealtrace init --help'\n", a);
+			return 2;
+		}
+		const char *v = argv[++i];
+		switch (k) {
+		case 0: o.policy_file = v; break;
+		case 1: o.master_public = v; break;
+		case 2: o.listen = v; break;
+		case 3:
+			if (o.n_hosts == ST_TLS_HOSTS_MAX) {
+				fprintf(stderr, "sealtrace init: at most %d "
+					"--host names\n", ST_TLS_HOSTS_MAX);
+				return 2;
+			}
+			hosts[o.n_hosts++] = v;
+			break;
+		case 4: o.tls_cert = v; break;
+		case 5: o.tls_key = v; break;
+		default: o.tls_ca = v; break;
+		}
+	}
+	o.hosts = hosts;
+	if (!o.dir || !o.policy_file || !o.master_public) {
+		fprintf(stderr, "sealtrace init: needs DIR, --policy FILE and "
+			"--master-public FILE; see 'sealtrace init --help'\n");
+		return 2;
+	}
+	if ((o.tls_cert || o.tls_key || o.tls_ca) &&
+	    !(o.tls_cert && o.tls_key && o.tls_ca)) {
+		fprintf(stderr, "sealtrace init: give all three of --tls-cert, "
+			"--tls-key and --tls-ca, or none\n");
+		return 2;
+	}
+	char token[ST_TOKEN_TEXT_MAX];
+	struct st_error e = {0};
+	int rc = st_server_init(&o, token, &e);
+	if (rc < 0) {
+		fprintf(stderr, "sealtrace init: %s\n",
+			e.msg[0] ? e.msg : st_strerror(rc));
+		return rc == ST_E_INVAL ? 2 : 1;
+	}
+	struct st_server_config c;
+	if (st_server_config_load(o.dir, &c, &e) < 0) {
+		sodium_memzero(token, sizeof token);
+		fprintf(stderr, "sealtrace init: %s\n", e.msg);
+		return 1;
+	}
+	uint8_t fp[32];
+	char fp_hex[65] = "?";
+	if (st_tls_cert_der(c.tls_ca, NULL, NULL, fp, NULL) == 0)
+		sodium_bin2hex(fp_hex, sizeof fp_hex, fp, sizeof fp);
+	printf("made %s\n"
+	       "  listen      %s (config.json)\n"
+	       "  CA          %s, sha256 %s: agents pin it at enrollment\n"
+	       "  master.pub  %s\n"
+	       "\n"
+	       "admin token, shown only once (only its hash is kept): store it\n"
+	       "now, e.g. as \"token\" in ~/.config/sealtrace/admin.json (mode\n"
+	       "0600) or in SEALTRACE_TOKEN:\n"
+	       "%s\n"
+	       "\n"
+	       "next: sealtrace serve --data %s\n",
+	       c.dir, c.listen, c.tls_ca, fp_hex, c.master_public, token,
+	       c.dir);
+	sodium_memzero(token, sizeof token);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "sealtrace init: cannot write the admin token "
+			"to stdout; remove %s and run init again\n", c.dir);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	const char *data = getenv("SEALTRACE_DATA");
+	const char *listen = NULL, *url_file = NULL;
+	bool plain = false;
+	if (!data || !*data)
+		data = DATA_DIR_DEFAULT;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--plain-http")) {
+			plain = true;
+			continue;
+		}
+		const char **dst = !strcmp(a, "--data")	      ? &data
+				   : !strcmp(a, "--listen")   ? &listen
+				   : !strcmp(a, "--url-file") ? &url_file
+							      : NULL;
+		if (!dst) {
+			fprintf(stderr, "sealtrace serve: unexpected '%s'; see "
+				"'sealtrace serve --help'\n", a);
+			return 2;
+		}
+		if (i + 1 >= argc || !argv[i + 1][0]) {
+			fprintf(stderr, "sealtrace serve: %s needs a value\n", a);
+			return 2;
+		}
+		*dst = argv[++i];
+	}
+	struct st_server_config c;
+	struct st_error e = {0};
+	int rc = st_server_config_load(data, &c, &e);
+	if (rc < 0) {
+		fprintf(stderr, "sealtrace serve: %s\n", e.msg);
+		return 1;
+	}
+	if (listen) {
+		if (strlen(listen) >= sizeof c.listen) {
+			fprintf(stderr, "sealtrace serve: --listen too long\n");
+			return 2;
+		}
+		snprintf(c.listen, sizeof c.listen, "%s", listen);
+	}
+	if (plain)
+		c.plain_http = true;
+	if (c.plain_http && !st_server_config_listen_is_loopback(c.listen)) {
+		fprintf(stderr, "sealtrace serve: --plain-http only on a "
+			"loopback address, not %s; use HTTPS, or --listen "
+			"127.0.0.1:PORT\n", c.listen);
+		return 2;
+	}
+	if ((rc = st_server_config_check_no_master_secret(&c, &e)) < 0) {
+		fprintf(stderr, "sealtrace serve: refusing to start: %s\n",
+			e.msg);
+		return 1;
+	}
+	if (st_crypto_init() < 0) {
+		fprintf(stderr, "sealtrace serve: libsodium cannot "
+			"initialise\n");
+		return 1;
+	}
+	struct st_serve_opts so = {.log = stderr, .url_file = url_file,
+				   .stop_fd = -1};
+	rc = st_serve(&c, &so, &e);
+	if (rc < 0) {
+		fprintf(stderr, "sealtrace serve: %s\n",
+			e.msg[0] ? e.msg : st_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
+static const char *help_of(const char *cmd)
+{
+	static const struct {
+		const char *cmd, *text;
+	} h[] = {
+		{"init", init_usage},	  {"serve", serve_usage},
+		{"user", user_usage},	  {"device", device_usage},
+		{"enroll-token", enroll_usage}, {"backup", backup_usage},
+		{"status", status_usage}, {"policy", policy_usage},
+	};
+	for (size_t i = 0; i < sizeof h / sizeof h[0]; i++)
+		if (!strcmp(h[i].cmd, cmd))
+			return h[i].text;
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
+	struct globals g = {0};
+	int i = 1;
+	for (; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		int t = take_global(argc, argv, &i, &g);
+		if (t < 0)
+			return 2;
+		if (t == 0)
+			break;
+	}
+	if (i >= argc) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	const char *cmd = argv[1];
-	if (is_help(cmd)) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	if (!strcmp(cmd, "policy"))
-		return cmd_policy(argc - 2, argv + 2);
-	for (size_t i = 0; not_built[i]; i++)
-		if (!strcmp(cmd, not_built[i])) {
-			for (int j = 2; j < argc; j++)
-				if (is_help(argv[j])) {
-					printf("sealtrace %s: not built yet\n", cmd);
-					return 0;
-				}
-			fprintf(stderr, "sealtrace %s: not built yet\n", cmd);
+	const char *cmd = argv[i];
+	int n = argc - i - 1;
+	char **rest = argv + i + 1;
+	for (size_t k = 0; k < sizeof not_built / sizeof not_built[0]; k++)
+		if (!strcmp(cmd, not_built[k].cmd)) {
+			if (any_help(n, rest)) {
+				printf("sealtrace %s: not built yet: see %s\n",
+				       cmd, not_built[k].issue);
+				return 0;
+			}
+			fprintf(stderr, "sealtrace %s: not built yet: see %s\n",
+				cmd, not_built[k].issue);
 			return 2;
 		}
-	fprintf(stderr, "sealtrace: unknown command '%s'; see 'sealtrace "
-		"--help'\n", cmd);
-	return 2;
+	const char *help = help_of(cmd);
+	if (!help) {
+		fprintf(stderr, "sealtrace: unknown command '%s'; see 'sealtrace "
+			"--help'\n", cmd);
+		return 2;
+	}
+	if (any_help(n, rest)) {
+		fputs(help, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "init"))
+		return cmd_init(n, rest);
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(n, rest);
+	if (!strcmp(cmd, "policy")) {
+		if (n < 1) {
+			fputs(policy_usage, stderr);
+			return 2;
+		}
+		if (!strcmp(rest[0], "check") || !strcmp(rest[0], "notice"))
+			return cmd_policy_offline(n, rest);
+		if (strcmp(rest[0], "apply")) {
+			fprintf(stderr, "sealtrace policy: unknown command '%s'; "
+				"see 'sealtrace policy --help'\n", rest[0]);
+			return 2;
+		}
+	}
+	if (n < 1 && (!strcmp(cmd, "user") || !strcmp(cmd, "device"))) {
+		fputs(help, stderr);
+		return 2;
+	}
+	return cmd_admin(&g, n + 1, argv + i);
 }

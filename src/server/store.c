@@ -4,6 +4,7 @@
  * Never interprets segment contents beyond the header's ids. */
 #include "store.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,10 @@ static int after_call(const struct st_store *s, const char *op, int rc,
 	if (rc < 0 && err && err->code != rc)
 		st_fail(err, rc, "store %s: %s failed: %s", s->type->name, op,
 			st_strerror(rc));
+	if (rc == 0 && !st_store_is_valid(s))
+		return st_fail(err, ST_E_STATE,
+			       "store %s: %s left the store invalid; reopen it",
+			       s->type->name, op);
 	return rc;
 }
 
@@ -76,6 +81,18 @@ static bool str_ok(const char *s, size_t max, bool empty_ok)
 {
 	size_t n = strnlen(s, max + 1);
 	return n <= max && (empty_ok || n > 0);
+}
+
+/* str_ok, and no control bytes: these names end up in listings and logs,
+ * where a newline or an escape sequence could forge a line. */
+static bool name_ok(const char *s, size_t max, bool empty_ok)
+{
+	if (!str_ok(s, max, empty_ok))
+		return false;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
 }
 
 /* ---- open, close, transactions ---- */
@@ -223,11 +240,34 @@ int st_store_person_list(struct st_store *s, const uint8_t *after,
 		s->type->person_list(s, after, limit, cb, ctx, err));
 }
 
-int st_store_device_add(struct st_store *s, const struct st_device *d,
+/* What a device row must hold before any backend sees it. */
+static int check_device(const struct st_device *d, const char *op,
 			struct st_error *err)
 {
 	if (!d)
-		return st_fail(err, ST_E_INVAL, "device add: no device");
+		return st_fail(err, ST_E_INVAL, "%s: no device", op);
+	if (!name_ok(d->local_user, ST_STORE_USER_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "%s: local user empty, over %d bytes or with "
+			       "control characters; give the account the agent "
+			       "records",
+			       op, ST_STORE_USER_MAX);
+	if (!name_ok(d->hostname, ST_STORE_HOST_MAX, true))
+		return st_fail(err, ST_E_INVAL,
+			       "%s: hostname over %d bytes or with control "
+			       "characters",
+			       op, ST_STORE_HOST_MAX);
+	if (d->backlog_segments > INT64_MAX || d->backlog_bytes > INT64_MAX)
+		return st_fail(err, ST_E_CAP, "%s: backlog over 2^63-1", op);
+	return 0;
+}
+
+int st_store_device_add(struct st_store *s, const struct st_device *d,
+			struct st_error *err)
+{
+	int rc = check_device(d, "device add", err);
+	if (rc < 0)
+		return rc;
 	WRITE_OP(s, "device add", s->type->device_add(s, d, err));
 }
 
@@ -478,6 +518,289 @@ int st_store_flag_list(struct st_store *s, int64_t after_id, size_t limit,
 		s->type->flag_list(s, after_id, limit, cb, ctx, err));
 }
 
+/* ---- schema 2: administration, enrollment, policy, forget ---- */
+
+int st_store_person_find(struct st_store *s, const char *name,
+			 struct st_person *out, struct st_error *err)
+{
+	if (!name || !out)
+		return st_fail(err, ST_E_INVAL, "person find: no name or output");
+	if (!str_ok(name, ST_STORE_NAME_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "person find: name empty or over %d bytes",
+			       ST_STORE_NAME_MAX);
+	READ_OP(s, "person find", s->type->person_find(s, name, out, err));
+}
+
+int st_store_device_list(struct st_store *s, const uint8_t *after,
+			 size_t limit, st_store_device_cb cb, void *ctx,
+			 struct st_error *err)
+{
+	if (!cb || limit < 1 || limit > ST_STORE_LIST_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "device list: limit %zu outside 1..%d, or no "
+			       "callback",
+			       limit, ST_STORE_LIST_MAX);
+	READ_OP(s, "device list",
+		s->type->device_list(s, after, limit, cb, ctx, err));
+}
+
+int st_store_device_backlog(struct st_store *s, const uint8_t id[16],
+			    uint64_t segments, uint64_t bytes, int64_t now_s,
+			    struct st_error *err)
+{
+	if (!id)
+		return st_fail(err, ST_E_INVAL, "device backlog: no id");
+	if (segments > INT64_MAX || bytes > INT64_MAX)
+		return st_fail(err, ST_E_CAP,
+			       "device backlog: %llu segments, %llu bytes: over "
+			       "2^63-1",
+			       (unsigned long long)segments,
+			       (unsigned long long)bytes);
+	WRITE_OP(s, "device backlog",
+		 s->type->device_backlog(s, id, segments, bytes, now_s, err));
+}
+
+int st_store_device_stats(struct st_store *s, const uint8_t id[16],
+			  struct st_device_stats *out, struct st_error *err)
+{
+	if (!id || !out)
+		return st_fail(err, ST_E_INVAL, "device stats: no id or output");
+	memset(out, 0, sizeof *out);
+	READ_OP(s, "device stats", s->type->device_stats(s, id, out, err));
+}
+
+int st_store_token_add(struct st_store *s, const struct st_token *t,
+		       struct st_error *err)
+{
+	if (!t)
+		return st_fail(err, ST_E_INVAL, "token add: no token");
+	if (!name_ok(t->name, ST_STORE_TOKEN_NAME_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "token add: name empty, over %d bytes or with "
+			       "control characters",
+			       ST_STORE_TOKEN_NAME_MAX);
+	if (!name_ok(t->role, ST_STORE_ROLE_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "token add: role empty, over %d bytes or with "
+			       "control characters",
+			       ST_STORE_ROLE_MAX);
+	if (t->expires_s < 0 || (t->expires_s && t->expires_s <= t->created_s))
+		return st_fail(err, ST_E_INVAL,
+			       "token add: expires at %lld, not after its "
+			       "creation at %lld (0 means never)",
+			       (long long)t->expires_s,
+			       (long long)t->created_s);
+	WRITE_OP(s, "token add", s->type->token_add(s, t, err));
+}
+
+int st_store_token_find(struct st_store *s, const uint8_t hash[32],
+			struct st_token *out, struct st_error *err)
+{
+	if (!hash || !out)
+		return st_fail(err, ST_E_INVAL, "token find: no hash or output");
+	READ_OP(s, "token find", s->type->token_find(s, hash, out, err));
+}
+
+int st_store_token_list(struct st_store *s, st_store_token_cb cb, void *ctx,
+			struct st_error *err)
+{
+	if (!cb)
+		return st_fail(err, ST_E_INVAL, "token list: no callback");
+	READ_OP(s, "token list", s->type->token_list(s, cb, ctx, err));
+}
+
+int st_store_token_revoke(struct st_store *s, const char *name,
+			  struct st_error *err)
+{
+	if (!name || !str_ok(name, ST_STORE_TOKEN_NAME_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "token revoke: name missing, empty or over %d "
+			       "bytes",
+			       ST_STORE_TOKEN_NAME_MAX);
+	WRITE_OP(s, "token revoke", s->type->token_revoke(s, name, err));
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+int st_store_enroll_token_add(struct st_store *s,
+			      const struct st_enroll_token *t,
+			      struct st_error *err)
+{
+	if (!t)
+		return st_fail(err, ST_E_INVAL,
+			       "enrollment token add: no token");
+	if (t->used_s != 0 || !all_zero(t->device_id, sizeof t->device_id))
+		return st_fail(err, ST_E_INVAL,
+			       "enrollment token add: a new token is unused "
+			       "(used_s 0, no device)");
+	if (t->expires_s <= t->created_s)
+		return st_fail(err, ST_E_INVAL,
+			       "enrollment token add: expires at %lld, not "
+			       "after its creation at %lld",
+			       (long long)t->expires_s,
+			       (long long)t->created_s);
+	WRITE_OP(s, "enrollment token add",
+		 s->type->enroll_token_add(s, t, err));
+}
+
+/* The refusals are decided here, in one place for every backend, and
+ * never quote the token: a message may reach a log. */
+static int enroll_check(const struct st_enroll_token *t,
+			const struct st_device *d, int64_t now_s,
+			struct st_error *err)
+{
+	if (t->used_s != 0) {
+		char hex[33];
+		st_store_id_hex(t->device_id, hex);
+		return st_fail(err, ST_E_TOKEN_USED,
+			       "enrollment token: already used (by device "
+			       "%s); ask an administrator for a new one",
+			       hex);
+	}
+	if (now_s >= t->expires_s)
+		return st_fail(err, ST_E_TOKEN_EXPIRED,
+			       "enrollment token: expired; ask an "
+			       "administrator for a new one");
+	if (memcmp(t->person_id, d->person_id, ST_STORE_ID_LEN) != 0)
+		return st_fail(err, ST_E_PERSON_MISMATCH,
+			       "enrollment token: made for another person than "
+			       "the device names; enroll with the token made "
+			       "for this person");
+	return 0;
+}
+
+int st_store_enroll(struct st_store *s, const uint8_t token_hash[32],
+		    const struct st_device *d, int64_t now_s,
+		    struct st_enroll_token *out, struct st_error *err)
+{
+	CHECK_VALID(s, "enroll");
+	if (!token_hash)
+		return st_fail(err, ST_E_INVAL, "enroll: no enrollment token");
+	int rc = check_device(d, "enroll", err);
+	if (rc < 0)
+		return rc;
+	/* used_s 0 means unused: a use must have a time after 0 */
+	if (now_s < 1)
+		return st_fail(err, ST_E_INVAL, "enroll: time %lld before 1",
+			       (long long)now_s);
+	if (s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "enroll: a transaction is open; enrollment "
+			       "commits its own");
+	struct st_enroll_token t;
+	memset(&t, 0, sizeof t);
+	if ((rc = st_store_begin(s, err)) < 0)
+		return rc;
+	rc = after_call(s, "enrollment token get",
+			s->type->enroll_token_get(s, token_hash, &t, err), err);
+	if (rc == ST_E_NOT_FOUND)
+		rc = st_fail(err, ST_E_TOKEN_INVALID,
+			     "enrollment token: unknown; check it was copied "
+			     "whole, or ask an administrator for a new one");
+	/* An all-zero person means "the token's": a server learns whose
+	 * device it is only from the token. */
+	struct st_device dd = *d;
+	if (rc == 0 && sodium_is_zero(dd.person_id, sizeof dd.person_id))
+		memcpy(dd.person_id, t.person_id, sizeof dd.person_id);
+	if (rc == 0)
+		rc = enroll_check(&t, &dd, now_s, err);
+	if (rc == 0)
+		rc = after_call(s, "device add", s->type->device_add(s, &dd, err),
+				err);
+	if (rc == 0)
+		rc = after_call(s, "enrollment token use",
+				s->type->enroll_token_use(s, token_hash, dd.id,
+							  now_s, err),
+				err);
+	if (rc == 0)
+		rc = st_store_commit(s, err);
+	else if (s->in_tx)
+		st_store_rollback(s, NULL);
+	if (rc == 0 && out)
+		*out = t;
+	return rc;
+}
+
+int st_store_policy_set_current(struct st_store *s, const uint8_t hash[32],
+				int64_t now_s, struct st_error *err)
+{
+	if (!hash)
+		return st_fail(err, ST_E_INVAL, "policy set current: no hash");
+	WRITE_OP(s, "policy set current",
+		 s->type->policy_set_current(s, hash, now_s, err));
+}
+
+int st_store_policy_get_current(struct st_store *s, struct st_store_policy *out,
+				struct st_error *err)
+{
+	if (!out)
+		return st_fail(err, ST_E_INVAL, "policy get current: no output");
+	memset(out, 0, sizeof *out);
+	READ_OP(s, "policy get current",
+		s->type->policy_get_current(s, out, err));
+}
+
+int st_store_forget(struct st_store *s, const struct st_forget *f,
+		    uint64_t *deleted, struct st_error *err)
+{
+	CHECK_VALID(s, "forget");
+	if (!f || !deleted)
+		return st_fail(err, ST_E_INVAL, "forget: no request or output");
+	if (f->from_min > f->to_min)
+		return st_fail(err, ST_E_ORDER,
+			       "forget: from minute %u after to minute %u",
+			       f->from_min, f->to_min);
+	if (s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "forget: a transaction is open; forget commits "
+			       "its own");
+	uint64_t n = 0;
+	int rc = st_store_begin(s, err);
+	if (rc < 0)
+		return rc;
+	rc = after_call(s, "forget", s->type->forget(s, f, &n, err), err);
+	if (rc == 0)
+		rc = st_store_commit(s, err);
+	else
+		st_store_rollback(s, NULL);
+	if (rc == 0) /* only once COMMIT returned */
+		*deleted = n;
+	return rc;
+}
+
+int st_store_backup(struct st_store *s, const char *path,
+		    struct st_error *err)
+{
+	CHECK_VALID(s, "backup");
+	if (!path || !*path || strnlen(path, PATH_MAX) >= PATH_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "backup: path missing, empty or over %d bytes",
+			       PATH_MAX - 1);
+	/* the copy is read through this connection: inside a transaction it
+	 * would hold rows that may yet be rolled back */
+	if (s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "backup: a transaction is open; commit or roll "
+			       "back first");
+	return after_call(s, "backup", s->type->backup(s, path, err), err);
+}
+
+int st_store_counts(struct st_store *s, struct st_store_counts *out,
+		    struct st_error *err)
+{
+	if (!out)
+		return st_fail(err, ST_E_INVAL, "counts: no output");
+	memset(out, 0, sizeof *out);
+	READ_OP(s, "counts", s->type->counts(s, out, err));
+}
+
 /* ---- fault injection: a type that wraps another store ---- */
 
 struct fault_store {
@@ -703,6 +1026,129 @@ static int fault_flag_list(struct st_store *s, int64_t after_id, size_t limit,
 		  IN(s)->type->flag_list(IN(s), after_id, limit, cb, ctx, err));
 }
 
+static int fault_person_find(struct st_store *s, const char *name,
+			     struct st_person *out, struct st_error *err)
+{
+	FAULT_FWD(s, "person find",
+		  IN(s)->type->person_find(IN(s), name, out, err));
+}
+
+static int fault_device_list(struct st_store *s, const uint8_t *after,
+			     size_t limit, st_store_device_cb cb, void *ctx,
+			     struct st_error *err)
+{
+	FAULT_FWD(s, "device list",
+		  IN(s)->type->device_list(IN(s), after, limit, cb, ctx, err));
+}
+
+static int fault_device_backlog(struct st_store *s, const uint8_t id[16],
+				uint64_t segments, uint64_t bytes,
+				int64_t now_s, struct st_error *err)
+{
+	FAULT_FWD(s, "device backlog",
+		  IN(s)->type->device_backlog(IN(s), id, segments, bytes, now_s,
+					      err));
+}
+
+static int fault_device_stats(struct st_store *s, const uint8_t id[16],
+			      struct st_device_stats *out, struct st_error *err)
+{
+	FAULT_FWD(s, "device stats",
+		  IN(s)->type->device_stats(IN(s), id, out, err));
+}
+
+static int fault_token_add(struct st_store *s, const struct st_token *t,
+			   struct st_error *err)
+{
+	FAULT_FWD(s, "token add", IN(s)->type->token_add(IN(s), t, err));
+}
+
+static int fault_token_find(struct st_store *s, const uint8_t hash[32],
+			    struct st_token *out, struct st_error *err)
+{
+	FAULT_FWD(s, "token find",
+		  IN(s)->type->token_find(IN(s), hash, out, err));
+}
+
+static int fault_token_list(struct st_store *s, st_store_token_cb cb,
+			    void *ctx, struct st_error *err)
+{
+	FAULT_FWD(s, "token list", IN(s)->type->token_list(IN(s), cb, ctx, err));
+}
+
+static int fault_token_revoke(struct st_store *s, const char *name,
+			      struct st_error *err)
+{
+	FAULT_FWD(s, "token revoke",
+		  IN(s)->type->token_revoke(IN(s), name, err));
+}
+
+static int fault_enroll_token_add(struct st_store *s,
+				  const struct st_enroll_token *t,
+				  struct st_error *err)
+{
+	FAULT_FWD(s, "enrollment token add",
+		  IN(s)->type->enroll_token_add(IN(s), t, err));
+}
+
+static int fault_enroll_token_get(struct st_store *s, const uint8_t hash[32],
+				  struct st_enroll_token *out,
+				  struct st_error *err)
+{
+	FAULT_FWD(s, "enrollment token get",
+		  IN(s)->type->enroll_token_get(IN(s), hash, out, err));
+}
+
+static int fault_enroll_token_use(struct st_store *s, const uint8_t hash[32],
+				  const uint8_t device[16], int64_t now_s,
+				  struct st_error *err)
+{
+	FAULT_FWD(s, "enrollment token use",
+		  IN(s)->type->enroll_token_use(IN(s), hash, device, now_s,
+						err));
+}
+
+static int fault_policy_set_current(struct st_store *s, const uint8_t hash[32],
+				    int64_t now_s, struct st_error *err)
+{
+	FAULT_FWD(s, "policy set current",
+		  IN(s)->type->policy_set_current(IN(s), hash, now_s, err));
+}
+
+static int fault_policy_get_current(struct st_store *s,
+				    struct st_store_policy *out,
+				    struct st_error *err)
+{
+	struct fault_store *f = F(s);
+	bool hit = fault_hit(f);
+	if (hit && !f->cfg.after)
+		return fault_fail(f, "policy get current", err);
+	int rc = IN(s)->type->policy_get_current(IN(s), out, err);
+	if (hit && rc == 0) {
+		st_store_policy_fini(out); /* the caller frees nothing on error */
+		return fault_fail(f, "policy get current", err);
+	}
+	return rc;
+}
+
+static int fault_forget(struct st_store *s, const struct st_forget *fg,
+			uint64_t *deleted, struct st_error *err)
+{
+	FAULT_FWD(s, "forget", IN(s)->type->forget(IN(s), fg, deleted, err));
+}
+
+static int fault_backup(struct st_store *s, const char *path,
+			struct st_error *err)
+{
+	FAULT_FWD(s, "backup", IN(s)->type->backup(IN(s), path, err));
+}
+
+static int fault_counts(struct st_store *s, struct st_store_counts *out,
+			struct st_error *err)
+{
+	FAULT_FWD(s, "counts", IN(s)->type->counts(IN(s), out, err));
+}
+
 static const struct st_store_type fault_type = {
 	.name = "fault",
 	.size = sizeof(struct fault_store),
@@ -728,6 +1174,22 @@ static const struct st_store_type fault_type = {
 	.segment_list = fault_segment_list,
 	.segment_count = fault_segment_count,
 	.flag_list = fault_flag_list,
+	.person_find = fault_person_find,
+	.device_list = fault_device_list,
+	.device_backlog = fault_device_backlog,
+	.device_stats = fault_device_stats,
+	.token_add = fault_token_add,
+	.token_find = fault_token_find,
+	.token_list = fault_token_list,
+	.token_revoke = fault_token_revoke,
+	.enroll_token_add = fault_enroll_token_add,
+	.enroll_token_get = fault_enroll_token_get,
+	.enroll_token_use = fault_enroll_token_use,
+	.policy_set_current = fault_policy_set_current,
+	.policy_get_current = fault_policy_get_current,
+	.forget = fault_forget,
+	.backup = fault_backup,
+	.counts = fault_counts,
 };
 
 int st_store_fault_wrap(struct st_store *inner, struct st_store **out,

@@ -4,7 +4,8 @@
  * Never opens, verifies or interprets a segment: it keeps the sealed bytes
  * ingest hands it, and never holds anything that could open them.
  *
- * Tables (SQLite: src/server/store_sqlite.c; schema version 1):
+ * Tables (SQLite: src/server/store_sqlite.c; schema version 1, then the
+ * additions of version 2 below):
  *
  *   schema_version  one row per applied migration (version, applied_s)
  *   people          id BLOB(16) PK, name TEXT UNIQUE, grp TEXT, public_key
@@ -30,7 +31,22 @@
  *                   the device's own statement that it used seq twice; never
  *                   its ciphertext), created_s
  *
- * Room for later migrations (tokens, leases, audit): a new migration is
+ * Schema version 2 adds:
+ *   devices         + local_user TEXT (the account the agent records, set at
+ *                   enrollment), hostname TEXT, backlog_segments,
+ *                   backlog_bytes, backlog_s (what the agent last said waits
+ *                   in its spool, and when)
+ *   tokens          id BLOB(16) PK, name TEXT UNIQUE, role TEXT, hash
+ *                   BLOB(32) UNIQUE (st_admin_token_hash), created_s,
+ *                   expires_s (0 = never), revoked 0/1
+ *   enroll_tokens   hash BLOB(32) PK, person_id -> people, created_s,
+ *                   expires_s, used_s (0 = unused), device_id (who used it)
+ *   settings        key TEXT PK, value BLOB: 'current_policy' = policy hash
+ *   policies        + applied_s (when it last became current; 0 = never)
+ *   forgets         device_id -> devices, request_id BLOB(16), from_min,
+ *                   to_min, received_s, deleted; PK(device_id, request_id)
+ *
+ * Room for later migrations (leases, audit): a new migration is
  * appended to the list in the backend and bumps ST_STORE_SCHEMA_VERSION;
  * existing versions are never edited. */
 #ifndef ST_STORE_H
@@ -44,7 +60,7 @@
 
 /* The schema version this build writes and reads. A database with a newer
  * one is refused (ST_E_VERSION) rather than half understood. */
-#define ST_STORE_SCHEMA_VERSION 1
+#define ST_STORE_SCHEMA_VERSION 2
 
 #define ST_STORE_ID_LEN 16
 #define ST_STORE_HASH_LEN 32
@@ -59,6 +75,9 @@
 #define ST_STORE_NOTICE_MAX (1u << 20) /* bytes of notice text */
 #define ST_STORE_POLICY_JSON_MAX (256u << 10) /* = ST_POLICY_JSON_MAX */
 #define ST_STORE_BODY_MAX ((64u << 20) + 16u) /* = ST_SEG_CIPHER_MAX */
+#define ST_STORE_HOST_MAX 253
+#define ST_STORE_TOKEN_NAME_MAX 64
+#define ST_STORE_ROLE_MAX 32
 /* Rows one list call hands out; callers page on with the last key. */
 #define ST_STORE_LIST_MAX 10000
 /* Segments one batch put may carry (one transaction). */
@@ -84,6 +103,12 @@ struct st_device {
 	bool active;                         /* false: revoked */
 	int64_t enrolled_s;
 	int64_t last_seen_s; /* 0: never */
+	/* Schema 2. On add, local_user must be non-empty (what acceptances
+	 * are checked against); hostname may be empty. */
+	char local_user[ST_STORE_USER_MAX + 1];
+	char hostname[ST_STORE_HOST_MAX + 1];
+	uint64_t backlog_segments, backlog_bytes; /* as last reported */
+	int64_t backlog_s;                        /* when; 0 = never */
 };
 
 /* A policy as the server serves it. For put the pointers are only read;
@@ -156,8 +181,17 @@ typedef int (*st_store_person_cb)(void *ctx, const struct st_person *p);
 typedef int (*st_store_segment_cb)(void *ctx,
 				   const struct st_store_segment *s);
 typedef int (*st_store_flag_cb)(void *ctx, const struct st_store_flag *f);
+/* Schema 2 callbacks (their row types are declared further down). */
+struct st_token;
+typedef int (*st_store_device_cb)(void *ctx, const struct st_device *d);
+typedef int (*st_store_token_cb)(void *ctx, const struct st_token *t);
 
 struct st_clock;
+/* Schema 2 row types, declared with their functions below. */
+struct st_enroll_token;
+struct st_device_stats;
+struct st_forget;
+struct st_store_counts;
 
 struct st_store_cfg {
 	const char *path; /* SQLite: the database file (created 0600) */
@@ -231,6 +265,57 @@ struct st_store_type {
 			     uint64_t *out, struct st_error *err);
 	int (*flag_list)(struct st_store *s, int64_t after_id, size_t limit,
 			 st_store_flag_cb cb, void *ctx, struct st_error *err);
+
+	/* Schema 2. The refusals of enrollment (invalid, used, expired,
+	 * person mismatch) are decided by the front from enroll_token_get,
+	 * so that every backend refuses alike; the backend only reads, adds
+	 * and marks. */
+	int (*person_find)(struct st_store *s, const char *name,
+			   struct st_person *out, struct st_error *err);
+	int (*device_list)(struct st_store *s, const uint8_t *after,
+			   size_t limit, st_store_device_cb cb, void *ctx,
+			   struct st_error *err);
+	int (*device_backlog)(struct st_store *s, const uint8_t id[16],
+			      uint64_t segments, uint64_t bytes, int64_t now_s,
+			      struct st_error *err);
+	int (*device_stats)(struct st_store *s, const uint8_t id[16],
+			    struct st_device_stats *out, struct st_error *err);
+	int (*token_add)(struct st_store *s, const struct st_token *t,
+			 struct st_error *err);
+	int (*token_find)(struct st_store *s, const uint8_t hash[32],
+			  struct st_token *out, struct st_error *err);
+	/* At most ST_STORE_LIST_MAX rows; more is ST_E_CAP. */
+	int (*token_list)(struct st_store *s, st_store_token_cb cb, void *ctx,
+			  struct st_error *err);
+	int (*token_revoke)(struct st_store *s, const char *name,
+			    struct st_error *err);
+	/* Adds an unused enrollment token. */
+	int (*enroll_token_add)(struct st_store *s,
+				const struct st_enroll_token *t,
+				struct st_error *err);
+	/* By hash; ST_E_NOT_FOUND when unknown. */
+	int (*enroll_token_get)(struct st_store *s, const uint8_t hash[32],
+				struct st_enroll_token *out,
+				struct st_error *err);
+	/* Marks an unused token used by device at now_s; ST_E_TOKEN_USED when
+	 * it is no longer unused. */
+	int (*enroll_token_use)(struct st_store *s, const uint8_t hash[32],
+				const uint8_t device[16], int64_t now_s,
+				struct st_error *err);
+	int (*policy_set_current)(struct st_store *s, const uint8_t hash[32],
+				  int64_t now_s, struct st_error *err);
+	int (*policy_get_current)(struct st_store *s,
+				  struct st_store_policy *out,
+				  struct st_error *err);
+	/* Inside a transaction (the front opens it): looks the request up,
+	 * and when new, deletes and records. */
+	int (*forget)(struct st_store *s, const struct st_forget *f,
+		      uint64_t *deleted, struct st_error *err);
+	/* Outside any transaction (the front sees to it). */
+	int (*backup)(struct st_store *s, const char *path,
+		      struct st_error *err);
+	int (*counts)(struct st_store *s, struct st_store_counts *out,
+		      struct st_error *err);
 };
 
 struct st_store {
@@ -320,6 +405,124 @@ int st_store_segment_count(struct st_store *s, const uint8_t *device,
 			   uint64_t *out, struct st_error *err);
 int st_store_flag_list(struct st_store *s, int64_t after_id, size_t limit,
 		       st_store_flag_cb cb, void *ctx, struct st_error *err);
+
+/* ---- schema 2: administration, enrollment, policy, forget ---- */
+
+struct st_token {
+	uint8_t id[ST_STORE_ID_LEN];
+	char name[ST_STORE_TOKEN_NAME_MAX + 1]; /* unique, non-empty */
+	char role[ST_STORE_ROLE_MAX + 1];       /* "admin" (more in #8) */
+	uint8_t hash[ST_STORE_HASH_LEN];        /* st_admin_token_hash */
+	int64_t created_s;
+	int64_t expires_s; /* 0: never */
+	bool revoked;
+};
+/* ST_E_EXISTS when the id, name or hash is taken. */
+int st_store_token_add(struct st_store *s, const struct st_token *t,
+		       struct st_error *err);
+/* By hash; ST_E_NOT_FOUND when none (revoked and expired ones are found:
+ * the caller decides). */
+int st_store_token_find(struct st_store *s, const uint8_t hash[32],
+			struct st_token *out, struct st_error *err);
+/* Every token in name order (hash included: it is not the secret); more
+ * than ST_STORE_LIST_MAX tokens is ST_E_CAP rather than a silent cut. */
+int st_store_token_list(struct st_store *s, st_store_token_cb cb, void *ctx,
+			struct st_error *err);
+/* By name; ST_E_NOT_FOUND when no such token. Revoking twice is 0. */
+int st_store_token_revoke(struct st_store *s, const char *name,
+			  struct st_error *err);
+
+struct st_enroll_token {
+	uint8_t hash[ST_STORE_HASH_LEN]; /* st_enroll_secret_hash */
+	uint8_t person_id[ST_STORE_ID_LEN];
+	int64_t created_s, expires_s;
+	int64_t used_s;                     /* 0: unused */
+	uint8_t device_id[ST_STORE_ID_LEN]; /* who used it; zero if unused */
+};
+/* ST_E_NOT_FOUND when the person is missing; ST_E_EXISTS for a used hash. */
+int st_store_enroll_token_add(struct st_store *s,
+			      const struct st_enroll_token *t,
+			      struct st_error *err);
+/* Enrollment in one transaction (this call opens it: ST_E_STATE if one is
+ * open, and commits it): checks the token by hash - ST_E_TOKEN_INVALID when
+ * unknown, ST_E_TOKEN_USED when used (even by this device),
+ * ST_E_TOKEN_EXPIRED when now_s >= expires_s - then adds the device (its
+ * person_id must be the token's: ST_E_PERSON_MISMATCH; all zero means the
+ * token's, as a server learns whose device it is only from the token) and
+ * marks the token
+ * used by it at now_s (>= 1: used_s 0 means unused). On any failure
+ * nothing changes. *out (may be NULL) receives the token row as it was
+ * before use, and is written only on success. No message names the token
+ * or its hash. */
+int st_store_enroll(struct st_store *s, const uint8_t token_hash[32],
+		    const struct st_device *d, int64_t now_s,
+		    struct st_enroll_token *out, struct st_error *err);
+
+/* By exact name; ST_E_NOT_FOUND when none. */
+int st_store_person_find(struct st_store *s, const char *name,
+			 struct st_person *out, struct st_error *err);
+
+/* Devices in id order after `after` (NULL: from the first), at most limit
+ * (1..ST_STORE_LIST_MAX). */
+int st_store_device_list(struct st_store *s, const uint8_t *after,
+			 size_t limit, st_store_device_cb cb, void *ctx,
+			 struct st_error *err);
+/* Records what the agent says waits in its spool, at now_s. */
+int st_store_device_backlog(struct st_store *s, const uint8_t id[16],
+			    uint64_t segments, uint64_t bytes, int64_t now_s,
+			    struct st_error *err);
+/* What the server holds of a device: segments and their ciphertext bytes,
+ * the highest seq, and gaps = sequence numbers from 1 to that highest one
+ * that are not stored (never uploaded, or forgotten). */
+struct st_device_stats {
+	uint64_t segments, bytes, max_seq, gaps;
+};
+int st_store_device_stats(struct st_store *s, const uint8_t id[16],
+			  struct st_device_stats *out, struct st_error *err);
+
+/* Makes a stored policy (by policy hash) the current one, applied at now_s
+ * (ST_E_NOT_FOUND when not stored). The current policy is what enrollment
+ * hands out and what agents must accept. */
+int st_store_policy_set_current(struct st_store *s, const uint8_t hash[32],
+				int64_t now_s, struct st_error *err);
+/* The current policy (free with st_store_policy_fini); ST_E_NOT_FOUND when
+ * none was ever set. */
+int st_store_policy_get_current(struct st_store *s, struct st_store_policy *out,
+				struct st_error *err);
+
+/* A person's request to forget what one device recorded between two
+ * minutes (inclusive), sent signed by that device. */
+struct st_forget {
+	uint8_t device_id[ST_STORE_ID_LEN];
+	uint8_t request_id[ST_STORE_ID_LEN]; /* chosen by the device */
+	uint32_t from_min, to_min;           /* from <= to */
+	int64_t received_s;
+};
+/* In one transaction (opened here; ST_E_STATE if one is open): records the
+ * request and deletes that device's segments whose [t_start_min, t_end_min]
+ * overlaps [from_min, to_min]; *deleted = how many. The same request id
+ * again deletes nothing new and gives the first answer's count (idempotent
+ * for retries, whatever range the retry names); ST_E_NOT_FOUND for an
+ * unknown device, ST_E_ORDER when from_min > to_min. *deleted is written
+ * only once COMMIT returned. */
+int st_store_forget(struct st_store *s, const struct st_forget *f,
+		    uint64_t *deleted, struct st_error *err);
+
+/* Online backup (SQLite backup API) of the whole database into a new file
+ * at path, created 0600 (ST_E_EXISTS when path exists; a failed copy is
+ * removed). Consistent even while ingest writes. Outside a transaction
+ * (ST_E_STATE inside one: the copy would hold uncommitted rows). */
+int st_store_backup(struct st_store *s, const char *path,
+		    struct st_error *err);
+
+/* tokens counts revoked and expired ones too; enroll_tokens_unused counts
+ * tokens no device has used, expired or not. */
+struct st_store_counts {
+	uint64_t people, devices, devices_active, segments, segment_bytes,
+		flags, tokens, enroll_tokens_unused;
+};
+int st_store_counts(struct st_store *s, struct st_store_counts *out,
+		    struct st_error *err);
 
 /* Fault injection seam (tests and drills; never configured by `serve`):
  * a store type that forwards to an inner store and fails the fail_at-th

@@ -82,6 +82,49 @@ static const char *const migrations[] = {
 	" seq INTEGER NOT NULL,"
 	" evidence BLOB NOT NULL,"
 	" created_s INTEGER NOT NULL);",
+	/* 2: device enrollment facts and backlog, API tokens, enrollment
+	 * tokens, settings (the current policy), forget requests. Added
+	 * columns have defaults so that version 1 rows stay valid (their
+	 * local_user is '' until the device enrolls again). */
+	"ALTER TABLE devices ADD COLUMN local_user TEXT NOT NULL DEFAULT ''"
+	" CHECK (length(local_user) <= 64);"
+	"ALTER TABLE devices ADD COLUMN hostname TEXT NOT NULL DEFAULT ''"
+	" CHECK (length(hostname) <= 253);"
+	"ALTER TABLE devices ADD COLUMN backlog_segments INTEGER NOT NULL"
+	" DEFAULT 0 CHECK (backlog_segments >= 0);"
+	"ALTER TABLE devices ADD COLUMN backlog_bytes INTEGER NOT NULL"
+	" DEFAULT 0 CHECK (backlog_bytes >= 0);"
+	"ALTER TABLE devices ADD COLUMN backlog_s INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE policies ADD COLUMN applied_s INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE tokens ("
+	" id BLOB PRIMARY KEY CHECK (length(id) = 16),"
+	" name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64),"
+	" role TEXT NOT NULL CHECK (length(role) BETWEEN 1 AND 32),"
+	" hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+	" created_s INTEGER NOT NULL,"
+	" expires_s INTEGER NOT NULL DEFAULT 0 CHECK (expires_s >= 0),"
+	" revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)));"
+	"CREATE TABLE enroll_tokens ("
+	" hash BLOB PRIMARY KEY CHECK (length(hash) = 32),"
+	" person_id BLOB NOT NULL REFERENCES people(id),"
+	" created_s INTEGER NOT NULL,"
+	" expires_s INTEGER NOT NULL,"
+	" used_s INTEGER NOT NULL DEFAULT 0,"
+	" device_id BLOB REFERENCES devices(id),"
+	" CHECK ((device_id IS NULL AND used_s = 0) OR"
+	"  (length(device_id) = 16 AND used_s > 0)));"
+	"CREATE INDEX enroll_tokens_by_person ON enroll_tokens(person_id);"
+	"CREATE TABLE settings ("
+	" key TEXT PRIMARY KEY,"
+	" value BLOB NOT NULL);"
+	"CREATE TABLE forgets ("
+	" device_id BLOB NOT NULL REFERENCES devices(id),"
+	" request_id BLOB NOT NULL CHECK (length(request_id) = 16),"
+	" from_min INTEGER NOT NULL CHECK (from_min >= 0),"
+	" to_min INTEGER NOT NULL CHECK (to_min >= from_min),"
+	" received_s INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL CHECK (deleted >= 0),"
+	" PRIMARY KEY (device_id, request_id));",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == ST_STORE_SCHEMA_VERSION,
@@ -95,12 +138,25 @@ enum stmt_id {
 	S_ACCEPT_ADD, S_ACCEPT_HAS,
 	S_SEG_FIND, S_SEG_ADD, S_FLAG_ADD, S_SEG_GET, S_SEG_LIST,
 	S_SEG_COUNT, S_SEG_COUNT_DEV, S_FLAG_LIST,
+	/* schema 2 */
+	S_PERSON_FIND, S_DEVICE_LIST, S_DEVICE_LIST_AFTER, S_DEVICE_BACKLOG,
+	S_DEVICE_STATS,
+	S_TOKEN_ADD, S_TOKEN_FIND, S_TOKEN_LIST, S_TOKEN_REVOKE,
+	S_ENROLL_ADD, S_ENROLL_GET, S_ENROLL_USE,
+	S_POLICY_APPLY, S_SETTING_PUT, S_POLICY_CURRENT,
+	S_FORGET_GET, S_DEVICE_EXISTS, S_FORGET_DELETE, S_FORGET_ADD,
+	S_COUNTS,
 	S_COUNT,
 };
 
 #define PERSON_COLS \
 	"id, name, grp, public_key, sealed_secret, erased, created_s"
-#define DEVICE_COLS "id, person_id, public_key, active, enrolled_s, last_seen_s"
+#define DEVICE_COLS "id, person_id, public_key, active, enrolled_s, " \
+	"last_seen_s, local_user, hostname, backlog_segments, backlog_bytes, " \
+	"backlog_s"
+#define TOKEN_COLS "id, name, role, hash, created_s, expires_s, revoked"
+#define ENROLL_COLS "hash, person_id, created_s, expires_s, used_s, device_id"
+#define POLICY_COLS "hash, canonical_json, notice, notice_hash, created_s"
 #define SEG_META "device_id, person_id, seq, lease_seq, t_start_min, " \
 	"t_end_min, level, kinds, notice_hash, received_s, length(ciphertext)"
 
@@ -116,7 +172,8 @@ static const char *const sql[S_COUNT] = {
 	[S_PERSON_LIST_AFTER] = "SELECT " PERSON_COLS " FROM people"
 				" WHERE id > ?2 ORDER BY id LIMIT ?1",
 	[S_DEVICE_ADD] = "INSERT INTO devices (" DEVICE_COLS ")"
-			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+			 " ?11)",
 	[S_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1",
 	[S_DEVICE_SET_ACTIVE] = "UPDATE devices SET active = ?2 WHERE id = ?1",
 	[S_DEVICE_TOUCH] = "UPDATE devices SET last_seen_s ="
@@ -124,8 +181,8 @@ static const char *const sql[S_COUNT] = {
 	[S_POLICY_FIND] = "SELECT notice_hash FROM policies WHERE hash = ?1",
 	[S_POLICY_ADD] = "INSERT INTO policies (hash, canonical_json, notice,"
 			 " notice_hash, created_s) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_POLICY_GET] = "SELECT hash, canonical_json, notice, notice_hash,"
-			 " created_s FROM policies WHERE notice_hash = ?1",
+	[S_POLICY_GET] = "SELECT " POLICY_COLS " FROM policies"
+			 " WHERE notice_hash = ?1",
 	[S_ACCEPT_ADD] = "INSERT INTO acceptances (person_id, device_id,"
 			 " notice_hash, local_user, accepted_s)"
 			 " VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -147,6 +204,60 @@ static const char *const sql[S_COUNT] = {
 	[S_SEG_COUNT_DEV] = "SELECT count(*) FROM segments WHERE device_id = ?1",
 	[S_FLAG_LIST] = "SELECT id, kind, device_id, seq, evidence, created_s"
 			" FROM flags WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[S_PERSON_FIND] = "SELECT " PERSON_COLS " FROM people WHERE name = ?1",
+	[S_DEVICE_LIST] = "SELECT " DEVICE_COLS " FROM devices"
+			  " ORDER BY id LIMIT ?1",
+	[S_DEVICE_LIST_AFTER] = "SELECT " DEVICE_COLS " FROM devices"
+				" WHERE id > ?2 ORDER BY id LIMIT ?1",
+	[S_DEVICE_BACKLOG] = "UPDATE devices SET backlog_segments = ?2,"
+			     " backlog_bytes = ?3, backlog_s = ?4 WHERE id = ?1",
+	/* One statement, so the numbers are of one snapshot. Sequences
+	 * start at 1: a stored 0 is not counted against the gaps. */
+	[S_DEVICE_STATS] = "SELECT count(g.id), coalesce(sum(length("
+			   "g.ciphertext)), 0), coalesce(max(g.seq), 0),"
+			   " coalesce(sum(g.seq >= 1), 0)"
+			   " FROM devices d LEFT JOIN segments g"
+			   " ON g.device_id = d.id WHERE d.id = ?1"
+			   " GROUP BY d.id",
+	[S_TOKEN_ADD] = "INSERT INTO tokens (" TOKEN_COLS ")"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
+	[S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens"
+			 " ORDER BY name LIMIT ?1",
+	[S_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE name = ?1",
+	[S_ENROLL_ADD] = "INSERT INTO enroll_tokens (hash, person_id,"
+			 " created_s, expires_s) VALUES (?1, ?2, ?3, ?4)",
+	[S_ENROLL_GET] = "SELECT " ENROLL_COLS " FROM enroll_tokens"
+			 " WHERE hash = ?1",
+	/* device_id IS NULL: a token is used once, whatever raced it. */
+	[S_ENROLL_USE] = "UPDATE enroll_tokens SET used_s = ?2, device_id = ?3"
+			 " WHERE hash = ?1 AND device_id IS NULL",
+	[S_POLICY_APPLY] = "UPDATE policies SET applied_s = ?2 WHERE hash = ?1",
+	[S_SETTING_PUT] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
+			  " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[S_POLICY_CURRENT] = "SELECT p.hash, p.canonical_json, p.notice,"
+			     " p.notice_hash, p.created_s FROM settings s"
+			     " JOIN policies p ON p.hash = s.value"
+			     " WHERE s.key = 'current_policy'",
+	[S_FORGET_GET] = "SELECT deleted FROM forgets"
+			 " WHERE device_id = ?1 AND request_id = ?2",
+	[S_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE id = ?1",
+	/* inclusive ranges overlap when each starts before the other ends */
+	[S_FORGET_DELETE] = "DELETE FROM segments WHERE device_id = ?1"
+			    " AND t_start_min <= ?3 AND t_end_min >= ?2",
+	[S_FORGET_ADD] = "INSERT INTO forgets (device_id, request_id, from_min,"
+			 " to_min, received_s, deleted)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_COUNTS] = "SELECT (SELECT count(*) FROM people),"
+		     " (SELECT count(*) FROM devices),"
+		     " (SELECT count(*) FROM devices WHERE active = 1),"
+		     " (SELECT count(*) FROM segments),"
+		     " (SELECT coalesce(sum(length(ciphertext)), 0)"
+		     "  FROM segments),"
+		     " (SELECT count(*) FROM flags),"
+		     " (SELECT count(*) FROM tokens),"
+		     " (SELECT count(*) FROM enroll_tokens"
+		     "  WHERE device_id IS NULL)",
 };
 
 struct sq_store {
@@ -615,7 +726,34 @@ static int sq_device_add(struct st_store *s, const struct st_device *d,
 	I64(st, 4, d->active ? 1 : 0);
 	I64(st, 5, d->enrolled_s);
 	I64(st, 6, d->last_seen_s);
+	TEXT(st, 7, d->local_user);
+	TEXT(st, 8, d->hostname);
+	I64(st, 9, d->backlog_segments); /* <= INT64_MAX: the front checks */
+	I64(st, 10, d->backlog_bytes);
+	I64(st, 11, d->backlog_s);
 	return run(q, S_DEVICE_ADD, "device add", err);
+}
+
+/* Reads the DEVICE_COLS columns. */
+static bool read_device(sqlite3_stmt *st, struct st_device *d)
+{
+	memset(d, 0, sizeof *d);
+	if (!col_blob(st, 0, d->id, 16) || !col_blob(st, 1, d->person_id, 16) ||
+	    !col_blob(st, 2, d->public_key, 32) ||
+	    !col_text(st, 6, d->local_user, ST_STORE_USER_MAX) ||
+	    !col_text(st, 7, d->hostname, ST_STORE_HOST_MAX))
+		return false;
+	sqlite3_int64 bs = sqlite3_column_int64(st, 8);
+	sqlite3_int64 bb = sqlite3_column_int64(st, 9);
+	if (bs < 0 || bb < 0)
+		return false;
+	d->active = sqlite3_column_int64(st, 3) != 0;
+	d->enrolled_s = sqlite3_column_int64(st, 4);
+	d->last_seen_s = sqlite3_column_int64(st, 5);
+	d->backlog_segments = (uint64_t)bs;
+	d->backlog_bytes = (uint64_t)bb;
+	d->backlog_s = sqlite3_column_int64(st, 10);
+	return true;
 }
 
 static int sq_device_get(struct st_store *s, const uint8_t id[16],
@@ -628,14 +766,8 @@ static int sq_device_get(struct st_store *s, const uint8_t id[16],
 	int ret = 0;
 	char hex[33];
 	if (rc == SQLITE_ROW) {
-		memset(out, 0, sizeof *out);
-		if (!col_blob(st, 0, out->id, 16) ||
-		    !col_blob(st, 1, out->person_id, 16) ||
-		    !col_blob(st, 2, out->public_key, 32))
+		if (!read_device(st, out))
 			ret = corrupt(q, "device get", err);
-		out->active = sqlite3_column_int64(st, 3) != 0;
-		out->enrolled_s = sqlite3_column_int64(st, 4);
-		out->last_seen_s = sqlite3_column_int64(st, 5);
 	} else if (rc == SQLITE_DONE) {
 		st_store_id_hex(id, hex);
 		ret = st_fail(err, ST_E_NOT_FOUND, "device %s: not found", hex);
@@ -715,6 +847,34 @@ static int sq_policy_put(struct st_store *s, const struct st_store_policy *p,
 	return run(q, S_POLICY_ADD, "policy put", err);
 }
 
+/* Reads the POLICY_COLS columns into one allocation owned by out. */
+static int read_policy(struct sq_store *q, sqlite3_stmt *st,
+		       struct st_store_policy *out, const char *what,
+		       struct st_error *err)
+{
+	const void *j = sqlite3_column_text(st, 1);
+	size_t jl = (size_t)sqlite3_column_bytes(st, 1);
+	const void *n = sqlite3_column_blob(st, 2);
+	size_t nl = (size_t)sqlite3_column_bytes(st, 2);
+	if (!j || !n || jl > ST_STORE_POLICY_JSON_MAX ||
+	    nl > ST_STORE_NOTICE_MAX || !col_blob(st, 0, out->hash, 32) ||
+	    !col_blob(st, 3, out->notice_hash, 32))
+		return corrupt(q, what, err);
+	uint8_t *m = malloc(jl + 1 + nl);
+	if (!m)
+		return st_fail(err, ST_E_NOMEM, "%s: out of memory", what);
+	memcpy(m, j, jl);
+	m[jl] = 0;
+	memcpy(m + jl + 1, n, nl);
+	out->owned_ = m;
+	out->json = (const char *)m;
+	out->json_len = jl;
+	out->notice = m + jl + 1;
+	out->notice_len = nl;
+	out->created_s = sqlite3_column_int64(st, 4);
+	return 0;
+}
+
 static int sq_policy_get(struct st_store *s, const uint8_t nh[32],
 			 struct st_store_policy *out, struct st_error *err)
 {
@@ -724,31 +884,7 @@ static int sq_policy_get(struct st_store *s, const uint8_t nh[32],
 	int rc = sqlite3_step(st);
 	int ret = 0;
 	if (rc == SQLITE_ROW) {
-		const void *j = sqlite3_column_text(st, 1);
-		size_t jl = (size_t)sqlite3_column_bytes(st, 1);
-		const void *n = sqlite3_column_blob(st, 2);
-		size_t nl = (size_t)sqlite3_column_bytes(st, 2);
-		if (!j || !n || jl > ST_STORE_POLICY_JSON_MAX ||
-		    nl > ST_STORE_NOTICE_MAX || !col_blob(st, 0, out->hash, 32) ||
-		    !col_blob(st, 3, out->notice_hash, 32)) {
-			ret = corrupt(q, "policy get", err);
-		} else {
-			uint8_t *m = malloc(jl + 1 + nl);
-			if (!m) {
-				ret = st_fail(err, ST_E_NOMEM,
-					      "policy get: out of memory");
-			} else {
-				memcpy(m, j, jl);
-				m[jl] = 0;
-				memcpy(m + jl + 1, n, nl);
-				out->owned_ = m;
-				out->json = (const char *)m;
-				out->json_len = jl;
-				out->notice = m + jl + 1;
-				out->notice_len = nl;
-				out->created_s = sqlite3_column_int64(st, 4);
-			}
-		}
+		ret = read_policy(q, st, out, "policy get", err);
 	} else if (rc == SQLITE_DONE) {
 		ret = st_fail(err, ST_E_NOT_FOUND,
 			      "policy: no policy has this notice hash");
@@ -1005,6 +1141,468 @@ static int sq_flag_list(struct st_store *s, int64_t after_id, size_t limit,
 	return ret;
 }
 
+/* ---- schema 2: people by name, device lists, tokens, enrollment,
+ * current policy, forget, backup, counts ---- */
+
+/* What a list callback's answer makes of the list call. */
+static int cb_answer(int c, const char *what, struct st_error *err)
+{
+	if (c < 0)
+		return st_fail(err, c, "%s: stopped by the caller: %s", what,
+			       st_strerror(c));
+	return 0;
+}
+
+static int sq_person_find(struct st_store *s, const char *name,
+			  struct st_person *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PERSON_FIND];
+	TEXT(st, 1, name);
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		if (!read_person(st, out))
+			ret = corrupt(q, "person find", err);
+	} else if (rc == SQLITE_DONE) {
+		/* the name is personal data: the caller has it already */
+		ret = st_fail(err, ST_E_NOT_FOUND,
+			      "person: no one by that name; see `sealtrace "
+			      "user list`");
+	} else {
+		ret = sq_fail(q, rc, "person find", err);
+	}
+	done(st);
+	return ret;
+}
+
+static int sq_device_list(struct st_store *s, const uint8_t *after,
+			  size_t limit, st_store_device_cb cb, void *ctx,
+			  struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	enum stmt_id id = after ? S_DEVICE_LIST_AFTER : S_DEVICE_LIST;
+	sqlite3_stmt *st = q->st[id];
+	I64(st, 1, limit);
+	if (after)
+		BLOB(st, 2, after, 16);
+	int rc, ret = 0;
+	struct st_device d;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!read_device(st, &d)) {
+			ret = corrupt(q, "device list", err);
+			break;
+		}
+		int c = cb(ctx, &d);
+		if (c != 0) {
+			ret = cb_answer(c, "device list", err);
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "device list", err);
+	done(st);
+	return ret;
+}
+
+static int sq_device_backlog(struct st_store *s, const uint8_t id[16],
+			     uint64_t segments, uint64_t bytes, int64_t now,
+			     struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_DEVICE_BACKLOG];
+	BLOB(st, 1, id, 16);
+	I64(st, 2, segments); /* <= INT64_MAX: the front checks */
+	I64(st, 3, bytes);
+	I64(st, 4, now);
+	return update_device(q, S_DEVICE_BACKLOG, id, "device backlog", err);
+}
+
+static int sq_device_stats(struct st_store *s, const uint8_t id[16],
+			   struct st_device_stats *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_DEVICE_STATS];
+	BLOB(st, 1, id, 16);
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		sqlite3_int64 n = sqlite3_column_int64(st, 0);
+		sqlite3_int64 b = sqlite3_column_int64(st, 1);
+		sqlite3_int64 mx = sqlite3_column_int64(st, 2);
+		sqlite3_int64 pos = sqlite3_column_int64(st, 3);
+		/* UNIQUE(device_id, seq): at most mx stored in 1..mx */
+		if (n < 0 || b < 0 || mx < 0 || pos < 0 || pos > mx ||
+		    pos > n) {
+			ret = corrupt(q, "device stats", err);
+		} else {
+			out->segments = (uint64_t)n;
+			out->bytes = (uint64_t)b;
+			out->max_seq = (uint64_t)mx;
+			out->gaps = (uint64_t)(mx - pos);
+		}
+	} else if (rc == SQLITE_DONE) {
+		char hex[33];
+		st_store_id_hex(id, hex);
+		ret = st_fail(err, ST_E_NOT_FOUND, "device %s: not found", hex);
+	} else {
+		ret = sq_fail(q, rc, "device stats", err);
+	}
+	done(st);
+	return ret;
+}
+
+/* Reads the TOKEN_COLS columns. */
+static bool read_token(sqlite3_stmt *st, struct st_token *t)
+{
+	memset(t, 0, sizeof *t);
+	if (!col_blob(st, 0, t->id, 16) ||
+	    !col_text(st, 1, t->name, ST_STORE_TOKEN_NAME_MAX) ||
+	    !col_text(st, 2, t->role, ST_STORE_ROLE_MAX) ||
+	    !col_blob(st, 3, t->hash, 32))
+		return false;
+	t->created_s = sqlite3_column_int64(st, 4);
+	t->expires_s = sqlite3_column_int64(st, 5);
+	t->revoked = sqlite3_column_int64(st, 6) != 0;
+	return true;
+}
+
+static int sq_token_add(struct st_store *s, const struct st_token *t,
+			struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_TOKEN_ADD];
+	BLOB(st, 1, t->id, 16);
+	TEXT(st, 2, t->name);
+	TEXT(st, 3, t->role);
+	BLOB(st, 4, t->hash, 32);
+	I64(st, 5, t->created_s);
+	I64(st, 6, t->expires_s);
+	I64(st, 7, t->revoked ? 1 : 0);
+	return run(q, S_TOKEN_ADD, "token add", err);
+}
+
+static int sq_token_find(struct st_store *s, const uint8_t hash[32],
+			 struct st_token *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_TOKEN_FIND];
+	BLOB(st, 1, hash, 32);
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		if (!read_token(st, out))
+			ret = corrupt(q, "token find", err);
+	} else if (rc == SQLITE_DONE) {
+		ret = st_fail(err, ST_E_NOT_FOUND,
+			      "API token: not found; check the token, or ask an "
+			      "administrator for one");
+	} else {
+		ret = sq_fail(q, rc, "token find", err);
+	}
+	done(st);
+	return ret;
+}
+
+static int sq_token_list(struct st_store *s, st_store_token_cb cb, void *ctx,
+			 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_TOKEN_LIST];
+	/* one row more than the cap tells "too many" from "exactly the cap" */
+	I64(st, 1, ST_STORE_LIST_MAX + 1);
+	int rc, ret = 0;
+	size_t n = 0;
+	struct st_token t;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (++n > ST_STORE_LIST_MAX) {
+			ret = st_fail(err, ST_E_CAP,
+				      "store %s: token list: more than %d "
+				      "tokens; list them with a paged query",
+				      q->path, ST_STORE_LIST_MAX);
+			break;
+		}
+		if (!read_token(st, &t)) {
+			ret = corrupt(q, "token list", err);
+			break;
+		}
+		int c = cb(ctx, &t);
+		if (c != 0) {
+			ret = cb_answer(c, "token list", err);
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "token list", err);
+	done(st);
+	return ret;
+}
+
+static int sq_token_revoke(struct st_store *s, const char *name,
+			   struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_TOKEN_REVOKE];
+	TEXT(st, 1, name);
+	int rc = run(q, S_TOKEN_REVOKE, "token revoke", err);
+	/* changes() counts matched rows, so a second revoke is still 1 */
+	if (rc == 0 && sqlite3_changes(q->db) == 0)
+		return st_fail(err, ST_E_NOT_FOUND,
+			       "API token: no token by that name; see "
+			       "`sealtrace token list`");
+	return rc;
+}
+
+static int sq_enroll_token_add(struct st_store *s,
+			       const struct st_enroll_token *t,
+			       struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_ENROLL_ADD];
+	BLOB(st, 1, t->hash, 32);
+	BLOB(st, 2, t->person_id, 16);
+	I64(st, 3, t->created_s);
+	I64(st, 4, t->expires_s);
+	return run(q, S_ENROLL_ADD, "enrollment token add", err);
+}
+
+static int sq_enroll_token_get(struct st_store *s, const uint8_t hash[32],
+			       struct st_enroll_token *out,
+			       struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_ENROLL_GET];
+	BLOB(st, 1, hash, 32);
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof *out);
+		bool used = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		if (!col_blob(st, 0, out->hash, 32) ||
+		    !col_blob(st, 1, out->person_id, 16) ||
+		    (used && !col_blob(st, 5, out->device_id, 16))) {
+			ret = corrupt(q, "enrollment token get", err);
+		} else {
+			out->created_s = sqlite3_column_int64(st, 2);
+			out->expires_s = sqlite3_column_int64(st, 3);
+			out->used_s = sqlite3_column_int64(st, 4);
+			if (used != (out->used_s != 0))
+				ret = corrupt(q, "enrollment token get", err);
+		}
+	} else if (rc == SQLITE_DONE) {
+		ret = st_fail(err, ST_E_NOT_FOUND, "enrollment token: unknown");
+	} else {
+		ret = sq_fail(q, rc, "enrollment token get", err);
+	}
+	done(st);
+	return ret;
+}
+
+static int sq_enroll_token_use(struct st_store *s, const uint8_t hash[32],
+			       const uint8_t device[16], int64_t now,
+			       struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_ENROLL_USE];
+	BLOB(st, 1, hash, 32);
+	I64(st, 2, now);
+	BLOB(st, 3, device, 16);
+	int rc = run(q, S_ENROLL_USE, "enrollment token use", err);
+	if (rc == 0 && sqlite3_changes(q->db) != 1)
+		return st_fail(err, ST_E_TOKEN_USED,
+			       "enrollment token: already used or unknown; ask "
+			       "an administrator for a new one");
+	return rc;
+}
+
+static int sq_policy_set_current(struct st_store *s, const uint8_t hash[32],
+				 int64_t now, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_POLICY_APPLY];
+	BLOB(st, 1, hash, 32);
+	I64(st, 2, now);
+	int rc = run(q, S_POLICY_APPLY, "policy set current", err);
+	if (rc)
+		return rc;
+	if (sqlite3_changes(q->db) == 0)
+		return st_fail(err, ST_E_NOT_FOUND,
+			       "policy: no stored policy has this hash; put the "
+			       "policy before making it current");
+	st = q->st[S_SETTING_PUT];
+	TEXT(st, 1, "current_policy");
+	BLOB(st, 2, hash, 32);
+	return run(q, S_SETTING_PUT, "policy set current", err);
+}
+
+static int sq_policy_get_current(struct st_store *s,
+				 struct st_store_policy *out,
+				 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_POLICY_CURRENT];
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		ret = read_policy(q, st, out, "policy get current", err);
+	} else if (rc == SQLITE_DONE) {
+		ret = st_fail(err, ST_E_NOT_FOUND,
+			      "policy: no current policy; apply one with "
+			      "`sealtrace policy apply FILE`");
+	} else {
+		ret = sq_fail(q, rc, "policy get current", err);
+	}
+	done(st);
+	return ret;
+}
+
+static int sq_forget(struct st_store *s, const struct st_forget *f,
+		     uint64_t *deleted, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	char hex[33];
+	/* the same request again: the first answer, nothing deleted */
+	sqlite3_stmt *st = q->st[S_FORGET_GET];
+	BLOB(st, 1, f->device_id, 16);
+	BLOB(st, 2, f->request_id, 16);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		sqlite3_int64 n = sqlite3_column_int64(st, 0);
+		done(st);
+		if (n < 0)
+			return corrupt(q, "forget", err);
+		*deleted = (uint64_t)n;
+		return 0;
+	}
+	done(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, rc, "forget", err);
+	st = q->st[S_DEVICE_EXISTS];
+	BLOB(st, 1, f->device_id, 16);
+	rc = sqlite3_step(st);
+	done(st);
+	if (rc == SQLITE_DONE) {
+		st_store_id_hex(f->device_id, hex);
+		return st_fail(err, ST_E_NOT_FOUND, "forget: device %s: not found",
+			       hex);
+	}
+	if (rc != SQLITE_ROW)
+		return sq_fail(q, rc, "forget", err);
+	st = q->st[S_FORGET_DELETE];
+	BLOB(st, 1, f->device_id, 16);
+	I64(st, 2, f->from_min);
+	I64(st, 3, f->to_min);
+	if ((rc = run(q, S_FORGET_DELETE, "forget", err)))
+		return rc;
+	sqlite3_int64 n = sqlite3_changes64(q->db);
+	st = q->st[S_FORGET_ADD];
+	BLOB(st, 1, f->device_id, 16);
+	BLOB(st, 2, f->request_id, 16);
+	I64(st, 3, f->from_min);
+	I64(st, 4, f->to_min);
+	I64(st, 5, f->received_s);
+	I64(st, 6, n);
+	if ((rc = run(q, S_FORGET_ADD, "forget", err)))
+		return rc;
+	*deleted = (uint64_t)n;
+	return 0;
+}
+
+/* Copies the database, as one read snapshot, into a new file made 0600
+ * here: the copy holds sealed person keys like the original. A failed
+ * copy is removed, so a file at path is always a whole backup. */
+static int sq_backup(struct st_store *s, const char *path,
+		     struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		      0600);
+	if (fd < 0) {
+		int e = errno;
+		if (e == EEXIST)
+			return st_fail(err, ST_E_EXISTS,
+				       "backup %s: already exists; a backup "
+				       "never overwrites, choose a new name",
+				       path);
+		return st_fail(err, st_errno(e),
+			       "backup %s: cannot create: %s; check the "
+			       "folder exists and is writable",
+			       path, strerror(e));
+	}
+	/* exactly 0600 whatever the umask: SQLite must be able to write it */
+	int rc = fchmod(fd, 0600);
+	int e = errno;
+	close(fd);
+	if (rc != 0) {
+		unlink(path);
+		return st_fail(err, st_errno(e), "backup %s: chmod: %s", path,
+			       strerror(e));
+	}
+	sqlite3 *dst = NULL;
+	int src = sqlite3_open_v2(path, &dst,
+				  SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
+				  NULL);
+	const char *step = "open";
+	if (src == SQLITE_OK) {
+		step = "copy";
+		sqlite3_backup *b = sqlite3_backup_init(dst, "main", q->db,
+							"main");
+		if (!b) {
+			src = sqlite3_errcode(dst);
+		} else {
+			/* -1: every page in one step, so one read snapshot
+			 * of the source (WAL lets ingest go on writing) */
+			src = sqlite3_backup_step(b, -1);
+			int frc = sqlite3_backup_finish(b);
+			if (src == SQLITE_DONE)
+				src = frc;
+		}
+	}
+	/* the finer reason, when the destination handle recorded one */
+	if (src != SQLITE_OK && dst && sqlite3_extended_errcode(dst) != SQLITE_OK)
+		src = sqlite3_extended_errcode(dst);
+	sqlite3_close_v2(dst);
+	if (src == SQLITE_OK)
+		return 0;
+	unlink(path);
+	const char *todo = (src & 0xff) == SQLITE_FULL
+				   ? "; the disk is full, free space"
+			   : (src & 0xff) == SQLITE_BUSY ||
+					   (src & 0xff) == SQLITE_LOCKED
+				   ? "; the database is busy, retry"
+				   : "";
+	return st_fail(err, ST_E_SQLITE_BASE - src, "backup %s: %s: %s%s",
+		       path, step, sqlite3_errstr(src), todo);
+}
+
+static int sq_counts(struct st_store *s, struct st_store_counts *out,
+		     struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_COUNTS];
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		uint64_t *const f[] = {
+			&out->people,   &out->devices, &out->devices_active,
+			&out->segments, &out->segment_bytes, &out->flags,
+			&out->tokens,   &out->enroll_tokens_unused,
+		};
+		for (int i = 0; i < (int)(sizeof f / sizeof f[0]); i++) {
+			sqlite3_int64 v = sqlite3_column_int64(st, i);
+			if (v < 0) {
+				ret = corrupt(q, "counts", err);
+				break;
+			}
+			*f[i] = (uint64_t)v;
+		}
+	} else {
+		ret = sq_fail(q, rc, "counts", err);
+	}
+	done(st);
+	return ret;
+}
+
 const struct st_store_type st_store_sqlite = {
 	.name = "sqlite",
 	.size = sizeof(struct sq_store),
@@ -1030,4 +1628,20 @@ const struct st_store_type st_store_sqlite = {
 	.segment_list = sq_segment_list,
 	.segment_count = sq_segment_count,
 	.flag_list = sq_flag_list,
+	.person_find = sq_person_find,
+	.device_list = sq_device_list,
+	.device_backlog = sq_device_backlog,
+	.device_stats = sq_device_stats,
+	.token_add = sq_token_add,
+	.token_find = sq_token_find,
+	.token_list = sq_token_list,
+	.token_revoke = sq_token_revoke,
+	.enroll_token_add = sq_enroll_token_add,
+	.enroll_token_get = sq_enroll_token_get,
+	.enroll_token_use = sq_enroll_token_use,
+	.policy_set_current = sq_policy_set_current,
+	.policy_get_current = sq_policy_get_current,
+	.forget = sq_forget,
+	.backup = sq_backup,
+	.counts = sq_counts,
 };

@@ -25,6 +25,24 @@ static void every_own_code_has_a_distinct_name(void **s)
 	assert_string_equal(st_strerror(ST_E_CURL_BASE - 7), "HTTP client error");
 }
 
+static void every_own_code_has_a_distinct_id_that_maps_back(void **s)
+{
+	(void)s;
+	for (int c = ST_E_INVAL; c >= ST_E_OWN_LAST; c--) {
+		const char *id = st_err_id(c);
+		assert_string_not_equal(id, "unknown");
+		for (const char *p = id; *p; p++)
+			assert_true((*p >= 'a' && *p <= 'z') || *p == '_' ||
+				    (*p >= '0' && *p <= '9'));
+		assert_int_equal(st_err_from_id(id), c);
+	}
+	assert_string_equal(st_err_id(-ENOENT), "errno_2");
+	assert_int_equal(st_err_from_id("errno_2"), -ENOENT);
+	assert_string_equal(st_err_id(ST_E_SQLITE_BASE - 5), "sqlite_5");
+	assert_int_equal(st_err_from_id("no_such_id"), 0);
+	assert_int_equal(st_err_from_id(NULL), 0);
+}
+
 static void fail_records_code_and_message(void **s)
 {
 	(void)s;
@@ -55,6 +73,7 @@ int main(void)
 	const struct CMUnitTest t[] = {
 		cmocka_unit_test(errno_range_uses_strerror),
 		cmocka_unit_test(every_own_code_has_a_distinct_name),
+		cmocka_unit_test(every_own_code_has_a_distinct_id_that_maps_back),
 		cmocka_unit_test(fail_records_code_and_message),
 		cmocka_unit_test(long_prefix_is_cut_not_overrun),
 	};

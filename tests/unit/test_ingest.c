@@ -266,6 +266,9 @@ static void add_device(struct fx *f, const struct dev *d,
 	memcpy(r.public_key, d->pk, 32);
 	r.active = true;
 	r.enrolled_s = (int64_t)T0_S;
+	/* the account the acceptances below name */
+	snprintf(r.local_user, sizeof r.local_user, "%s", "someone");
+	snprintf(r.hostname, sizeof r.hostname, "%s", "ws-1.example.com");
 	struct st_error e = {0};
 	if (st_store_device_add(f->s, &r, &e) < 0)
 		fail_msg("device add: %s", e.msg);

@@ -1,0 +1,1840 @@
+/* api.c - the handlers of docs/api.md and the ingest committer. */
+#include "api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/buf.h"
+#include "core/devreq.h"
+#include "core/file.h"
+#include "core/keys.h"
+#include "core/policy.h"
+#include "server/tls.h"
+
+#define B64 sodium_base64_VARIANT_ORIGINAL
+
+/* ---- status table ---- */
+
+unsigned st_api_status(int code, enum st_api_kind kind)
+{
+	switch (code) {
+	case ST_E_JSON: case ST_E_TRUNCATED: case ST_E_BAD_MAGIC:
+	case ST_E_VERSION: case ST_E_FLAGS: case ST_E_LEVEL: case ST_E_KINDS:
+	case ST_E_ORDER: case ST_E_CAP: case ST_E_CORRUPT: case ST_E_INVAL:
+	case ST_E_POLICY: case ST_E_BROAD_GRANT:
+		return 400;
+	case ST_E_AUTH: case ST_E_REQUEST_TIME:
+		return 401;
+	case ST_E_SIGNATURE:
+		return kind == ST_API_SEGMENT ? 422 : 401;
+	case ST_E_DEVICE_REVOKED:
+		return kind == ST_API_SEGMENT ? 422 : 403;
+	case ST_E_FORBIDDEN: case ST_E_TOKEN_INVALID: case ST_E_TOKEN_EXPIRED:
+	case ST_E_TOKEN_USED: case ST_E_USER_MISMATCH:
+		return 403;
+	case ST_E_NOT_FOUND:
+		return 404;
+	case ST_E_CONFLICT: case ST_E_EXISTS:
+		return 409;
+	case ST_E_TOO_LARGE:
+		return 413;
+	case ST_E_CONTENT_TYPE:
+		return 415;
+	case ST_E_DEVICE_UNKNOWN: case ST_E_BODY_MISMATCH:
+	case ST_E_PERSON_MISMATCH: case ST_E_NOTICE_NOT_ACCEPTED:
+	case ST_E_NOT_IN_NOTICE: case ST_E_OVER_KEEP: case ST_E_TIME_WINDOW:
+		return 422;
+	case ST_E_UNAVAILABLE:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+/* ---- the api ---- */
+
+struct job {
+	struct st_http_req *r;
+	const uint8_t *seg;
+	size_t len;
+	bool has_backlog;
+	uint64_t bl_segments, bl_bytes;
+	struct st_ingest_result res;
+};
+
+struct policy_cache {
+	bool have;
+	uint8_t hash[32], notice_hash[32];
+	int64_t applied_s;
+};
+
+struct st_api {
+	const struct st_server_config *cfg;
+	const struct st_clock *clock;
+	FILE *log;
+	int64_t started_s;
+
+	pthread_mutex_t store_mu; /* admin_store */
+	struct st_store *admin_store;
+	struct st_store *ingest_store;
+
+	pthread_mutex_t pol_mu;
+	struct policy_cache pol;
+
+	uint8_t *ca_der;
+	size_t ca_der_len;
+	uint8_t ca_fp[32];
+	uint8_t lease_pk[32], lease_fp[32];
+	uint8_t master_pk[32];
+
+	/* committer queue: a ring of ST_API_QUEUE_MAX jobs */
+	pthread_mutex_t q_mu;
+	pthread_cond_t q_cv;
+	struct job *q[ST_API_QUEUE_MAX];
+	size_t q_head, q_n, q_bytes;
+	bool draining, committer_up;
+	pthread_t committer;
+	struct st_ingest_cfg icfg;
+	/* the committer's working arrays, ST_INGEST_BATCH_MAX each */
+	struct job **batch;
+	struct st_ingest_item *items;
+	struct st_ingest_result *res;
+	struct backlog {
+		uint8_t id[16];
+		uint64_t segs, bytes;
+	} *bl;
+};
+
+/* What a request carries between phases. */
+enum route {
+	R_NONE = 0,
+	R_HEALTH, R_CA, R_ENROLL, R_SEGMENTS,
+	R_DEV_POLICY, R_DEV_ACCEPT, R_DEV_FORGET,
+	R_A_STATUS, R_A_USERS_ADD, R_A_USERS_LIST, R_A_DEVICES,
+	R_A_REVOKE, R_A_ETOKENS, R_A_POLICY_GET, R_A_POLICY_APPLY,
+	R_A_BACKUP, R_A_FLAGS,
+};
+
+struct areq {
+	enum route route;
+	uint8_t path_id[16]; /* /v1/admin/devices/{id}/revoke */
+	struct job job;      /* R_SEGMENTS */
+};
+
+static int64_t now_s(const struct st_api *a)
+{
+	return (int64_t)(st_wall_ns(a->clock) / 1000000000ull);
+}
+
+static void logf_(struct st_api *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void logf_(struct st_api *a, const char *fmt, ...)
+{
+	if (!a->log)
+		return;
+	char line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	fprintf(a->log, "%s\n", line);
+	fflush(a->log);
+}
+
+/* ---- answers ---- */
+
+static void reply_json(struct st_http_req *r, unsigned status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!s) {
+		st_http_reply_error(r, 500, ST_E_NOMEM,
+				    "server: could not format the answer; "
+				    "retry later");
+		return;
+	}
+	st_http_reply(r, status, ST_API_CT_JSON, s, strlen(s));
+	free(s);
+}
+
+static void reply_err(struct st_http_req *r, enum st_api_kind kind, int code,
+		      const struct st_error *e)
+{
+	const char *msg = e && e->code == code && e->msg[0] ? e->msg
+							     : st_strerror(code);
+	st_http_reply_error(r, st_api_status(code, kind), code, msg);
+}
+
+static void reply_fail(struct st_http_req *r, enum st_api_kind kind, int code,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void reply_fail(struct st_http_req *r, enum st_api_kind kind, int code,
+		       const char *fmt, ...)
+{
+	char msg[ST_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	st_http_reply_error(r, st_api_status(code, kind), code, msg);
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	sodium_bin2hex(out, n * 2 + 1, p, n);
+}
+
+static json_t *j_hex(const uint8_t *p, size_t n)
+{
+	char s[129];
+	if (n > 64)
+		return NULL;
+	hex(p, n, s);
+	return json_string(s);
+}
+
+static json_t *j_b64(const uint8_t *p, size_t n)
+{
+	size_t cap = sodium_base64_encoded_len(n, B64);
+	char *s = malloc(cap);
+	if (!s)
+		return NULL;
+	sodium_bin2base64(s, cap, p, n, B64);
+	json_t *j = json_string(s);
+	free(s);
+	return j;
+}
+
+static json_t *j_int(int64_t v)
+{
+	return json_integer((json_int_t)v);
+}
+
+static json_t *j_u64(uint64_t v)
+{
+	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+/* ---- request bodies ---- */
+
+static int load_obj(const uint8_t *body, size_t len, json_t **out,
+		    struct st_error *err)
+{
+	json_error_t je;
+	if (len > ST_API_JSON_MAX)
+		return st_fail(err, ST_E_TOO_LARGE,
+			       "request body: %zu bytes of JSON, over %u",
+			       len, ST_API_JSON_MAX);
+	json_t *j = json_loadb((const char *)body, len,
+			       JSON_REJECT_DUPLICATES, &je);
+	if (!j)
+		return st_fail(err, ST_E_JSON,
+			       "request body: not JSON (line %d, column %d: "
+			       "%.120s); send one JSON object",
+			       je.line, je.column, je.text);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return st_fail(err, ST_E_JSON,
+			       "request body: not a JSON object; send one "
+			       "JSON object");
+	}
+	*out = j;
+	return 0;
+}
+
+/* Every key of o must be in keys (NULL-terminated). */
+static int only_keys(json_t *o, const char *const *keys, struct st_error *err)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v) {
+		(void)v;
+		bool ok = false;
+		for (size_t i = 0; keys[i]; i++)
+			if (strcmp(k, keys[i]) == 0)
+				ok = true;
+		if (!ok) {
+			char safe[41];
+			size_t n = 0;
+			for (; k[n] && n < 40; n++)
+				safe[n] = (k[n] > 0x20 && k[n] < 0x7f) ? k[n]
+								       : '?';
+			safe[n] = 0;
+			return st_fail(err, ST_E_JSON,
+				       "request body: unknown key \"%s\"; see "
+				       "docs/api.md for this endpoint's keys",
+				       safe);
+		}
+	}
+	return 0;
+}
+
+/* A string of 0..max bytes without control characters into out. */
+static int get_str(json_t *o, const char *key, bool required, size_t min,
+		   size_t max, char *out, size_t cap, struct st_error *err)
+{
+	json_t *v = json_object_get(o, key);
+	out[0] = 0;
+	if (!v) {
+		if (!required)
+			return 0;
+		return st_fail(err, ST_E_JSON, "request body: \"%s\" is "
+			       "required", key);
+	}
+	if (!json_is_string(v))
+		return st_fail(err, ST_E_JSON,
+			       "request body: \"%s\" must be a string", key);
+	size_t n = json_string_length(v);
+	const char *s = json_string_value(v);
+	if (n < min || n > max || n >= cap)
+		return st_fail(err, ST_E_INVAL,
+			       "request body: \"%s\" must be %zu to %zu "
+			       "bytes, not %zu",
+			       key, min, max, n);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return st_fail(err, ST_E_INVAL,
+				       "request body: \"%s\" holds a control "
+				       "character",
+				       key);
+	memcpy(out, s, n);
+	out[n] = 0;
+	return 0;
+}
+
+static int get_hex(json_t *o, const char *key, uint8_t *out, size_t n,
+		   struct st_error *err)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v)
+		return st_fail(err, ST_E_JSON, "request body: \"%s\" is "
+			       "required", key);
+	size_t got = 0;
+	const char *end = NULL;
+	if (!json_is_string(v) || json_string_length(v) != n * 2 ||
+	    sodium_hex2bin(out, n, json_string_value(v), n * 2, NULL, &got,
+			   &end) != 0 ||
+	    got != n)
+		return st_fail(err, ST_E_INVAL,
+			       "request body: \"%s\" must be %zu hex digits",
+			       key, n * 2);
+	return 0;
+}
+
+static int get_b64(json_t *o, const char *key, uint8_t *out, size_t n,
+		   struct st_error *err)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v)
+		return st_fail(err, ST_E_JSON, "request body: \"%s\" is "
+			       "required", key);
+	size_t got = 0;
+	const char *end = NULL;
+	if (!json_is_string(v) ||
+	    sodium_base642bin(out, n, json_string_value(v),
+			      json_string_length(v), NULL, &got, &end,
+			      B64) != 0 ||
+	    got != n || *end)
+		return st_fail(err, ST_E_INVAL,
+			       "request body: \"%s\" must be standard base64 "
+			       "of %zu bytes",
+			       key, n);
+	return 0;
+}
+
+static int get_int(json_t *o, const char *key, bool required, int64_t min,
+		   int64_t max, int64_t *out, struct st_error *err)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v) {
+		if (!required)
+			return 0;
+		return st_fail(err, ST_E_JSON, "request body: \"%s\" is "
+			       "required", key);
+	}
+	if (!json_is_integer(v))
+		return st_fail(err, ST_E_JSON,
+			       "request body: \"%s\" must be an integer", key);
+	json_int_t x = json_integer_value(v);
+	if (x < min || x > max)
+		return st_fail(err, ST_E_INVAL,
+			       "request body: \"%s\" must be %" PRId64
+			       "..%" PRId64,
+			       key, min, max);
+	*out = (int64_t)x;
+	return 0;
+}
+
+int st_api_parse_enroll(const uint8_t *body, size_t len,
+			struct st_api_enroll_req *out, struct st_error *err)
+{
+	static const char *const keys[] = {"token", "device_public_key",
+					   "local_user", "hostname", NULL};
+	memset(out, 0, sizeof *out);
+	json_t *o = NULL;
+	int rc = load_obj(body, len, &o, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = only_keys(o, keys, err)) < 0 ||
+	    (rc = get_str(o, "token", true, 1, ST_TOKEN_TEXT_MAX - 1,
+			  out->token, sizeof out->token, err)) < 0 ||
+	    (rc = get_b64(o, "device_public_key", out->device_pk, 32, err)) <
+		    0 ||
+	    (rc = get_str(o, "local_user", true, 1, ST_STORE_USER_MAX,
+			  out->local_user, sizeof out->local_user, err)) < 0 ||
+	    (rc = get_str(o, "hostname", false, 0, ST_STORE_HOST_MAX,
+			  out->hostname, sizeof out->hostname, err)) < 0) {
+		/* falls through to the wipe */
+	}
+	/* The token text is a secret: wipe jansson's copy before freeing. */
+	json_t *t = json_object_get(o, "token");
+	if (json_is_string(t))
+		sodium_memzero((char *)json_string_value(t),
+			       json_string_length(t));
+	json_decref(o);
+	if (rc < 0)
+		sodium_memzero(out->token, sizeof out->token);
+	return rc;
+}
+
+int st_api_parse_acceptance(const uint8_t *body, size_t len,
+			    struct st_api_accept_req *out,
+			    struct st_error *err)
+{
+	static const char *const keys[] = {"notice_hash", "local_user",
+					   "accepted_s", NULL};
+	memset(out, 0, sizeof *out);
+	json_t *o = NULL;
+	int rc = load_obj(body, len, &o, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = only_keys(o, keys, err)) < 0 ||
+	    (rc = get_hex(o, "notice_hash", out->notice_hash, 32, err)) < 0 ||
+	    (rc = get_str(o, "local_user", true, 1, ST_STORE_USER_MAX,
+			  out->local_user, sizeof out->local_user, err)) < 0 ||
+	    (rc = get_int(o, "accepted_s", true, 1, INT64_MAX / 2,
+			  &out->accepted_s, err)) < 0) {
+	}
+	json_decref(o);
+	return rc;
+}
+
+int st_api_parse_forget(const uint8_t *body, size_t len,
+			struct st_api_forget_req *out, struct st_error *err)
+{
+	static const char *const keys[] = {"request_id", "from_min", "to_min",
+					   NULL};
+	memset(out, 0, sizeof *out);
+	json_t *o = NULL;
+	int rc = load_obj(body, len, &o, err);
+	if (rc < 0)
+		return rc;
+	int64_t from = 0, to = 0;
+	if ((rc = only_keys(o, keys, err)) < 0 ||
+	    (rc = get_hex(o, "request_id", out->request_id, 16, err)) < 0 ||
+	    (rc = get_int(o, "from_min", true, 0, UINT32_MAX, &from, err)) <
+		    0 ||
+	    (rc = get_int(o, "to_min", true, 0, UINT32_MAX, &to, err)) < 0) {
+	} else if (from > to) {
+		rc = st_fail(err, ST_E_INVAL,
+			     "request body: from_min %" PRId64
+			     " is after to_min %" PRId64 "; swap them",
+			     from, to);
+	}
+	json_decref(o);
+	out->from_min = (uint32_t)from;
+	out->to_min = (uint32_t)to;
+	return rc;
+}
+
+int st_api_parse_user_add(const uint8_t *body, size_t len,
+			  struct st_api_user_req *out, struct st_error *err)
+{
+	static const char *const keys[] = {"name", "group", NULL};
+	memset(out, 0, sizeof *out);
+	json_t *o = NULL;
+	int rc = load_obj(body, len, &o, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = only_keys(o, keys, err)) < 0 ||
+	    (rc = get_str(o, "name", true, 1, ST_STORE_NAME_MAX, out->name,
+			  sizeof out->name, err)) < 0 ||
+	    (rc = get_str(o, "group", false, 0, ST_STORE_GROUP_MAX, out->group,
+			  sizeof out->group, err)) < 0) {
+	}
+	json_decref(o);
+	return rc;
+}
+
+int st_api_parse_enroll_token(const uint8_t *body, size_t len,
+			      uint32_t ttl_default_s,
+			      struct st_api_etoken_req *out,
+			      struct st_error *err)
+{
+	static const char *const keys[] = {"user", "ttl_s", NULL};
+	memset(out, 0, sizeof *out);
+	json_t *o = NULL;
+	int rc = load_obj(body, len, &o, err);
+	if (rc < 0)
+		return rc;
+	int64_t ttl = ttl_default_s ? ttl_default_s : 86400;
+	if (ttl > ST_API_ENROLL_TTL_MAX_S)
+		ttl = ST_API_ENROLL_TTL_MAX_S;
+	if ((rc = only_keys(o, keys, err)) < 0 ||
+	    (rc = get_str(o, "user", true, 1, ST_STORE_NAME_MAX, out->user,
+			  sizeof out->user, err)) < 0 ||
+	    (rc = get_int(o, "ttl_s", false, 1, ST_API_ENROLL_TTL_MAX_S, &ttl,
+			  err)) < 0) {
+	}
+	json_decref(o);
+	out->ttl_s = (uint32_t)ttl;
+	return rc;
+}
+
+static bool parse_u64(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	*p = s;
+	return true;
+}
+
+int st_api_parse_backlog(const char *v, uint64_t *segments, uint64_t *bytes,
+			 struct st_error *err)
+{
+	const char *p = v;
+	if (!p || !parse_u64(&p, segments) || *p++ != ' ' ||
+	    !parse_u64(&p, bytes) || *p || *segments > INT64_MAX ||
+	    *bytes > INT64_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       ST_API_HDR_BACKLOG
+			       ": not \"SEGMENTS BYTES\" (two decimal "
+			       "numbers)");
+	return 0;
+}
+
+/* ---- the current policy ---- */
+
+static void cache_get(struct st_api *a, struct policy_cache *out)
+{
+	pthread_mutex_lock(&a->pol_mu);
+	*out = a->pol;
+	pthread_mutex_unlock(&a->pol_mu);
+}
+
+static void cache_set(struct st_api *a, const struct policy_cache *in)
+{
+	pthread_mutex_lock(&a->pol_mu);
+	a->pol = *in;
+	pthread_mutex_unlock(&a->pol_mu);
+}
+
+/* With store_mu held. */
+static int load_current(struct st_api *a, struct st_store_policy *p,
+			struct st_error *err)
+{
+	memset(p, 0, sizeof *p);
+	return st_store_policy_get_current(a->admin_store, p, err);
+}
+
+static json_t *policy_json(const struct st_store_policy *p)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "policy", json_stringn(p->json, p->json_len));
+	json_object_set_new(j, "policy_hash", j_hex(p->hash, 32));
+	json_object_set_new(j, "notice",
+			    json_stringn((const char *)p->notice,
+					 p->notice_len));
+	json_object_set_new(j, "notice_hash", j_hex(p->notice_hash, 32));
+	/* a member that failed to format is missing: caught below */
+	if (json_object_size(j) != 4) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* ---- committer ---- */
+
+static void *committer_main(void *arg)
+{
+	struct st_api *a = arg;
+	struct job **batch = a->batch;
+	struct st_ingest_item *items = a->items;
+	struct st_ingest_result *res = a->res;
+	struct backlog *bl = a->bl;
+
+	pthread_mutex_lock(&a->q_mu);
+	for (;;) {
+		while (a->q_n == 0 && !a->draining)
+			pthread_cond_wait(&a->q_cv, &a->q_mu);
+		if (a->q_n == 0)
+			break; /* draining and nothing left */
+		size_t n = a->q_n < ST_INGEST_BATCH_MAX ? a->q_n
+							: ST_INGEST_BATCH_MAX;
+		for (size_t i = 0; i < n; i++) {
+			batch[i] = a->q[(a->q_head + i) % ST_API_QUEUE_MAX];
+			a->q_bytes -= batch[i]->len;
+		}
+		a->q_head = (a->q_head + n) % ST_API_QUEUE_MAX;
+		a->q_n -= n;
+		pthread_mutex_unlock(&a->q_mu);
+
+		for (size_t i = 0; i < n; i++) {
+			items[i].seg = batch[i]->seg;
+			items[i].len = batch[i]->len;
+		}
+		memset(res, 0, n * sizeof res[0]);
+		struct st_error e = {0};
+		int rc = st_ingest_batch(a->ingest_store, items, n, &a->icfg,
+					 res, &e);
+		if (rc < 0)
+			logf_(a, "ingest: a batch of %zu segments was not "
+				 "committed: %s", n, e.msg);
+		size_t nb = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct job *j = batch[i];
+			j->res = res[i];
+			if (rc < 0 && j->res.code == 0) {
+				j->res.code = rc;
+				j->res.err = e;
+			}
+			/* The backlog header is believed only with a segment
+			 * whose signature held: the device said it. */
+			if (j->has_backlog && j->res.code == 0 &&
+			    j->res.parsed) {
+				size_t k = 0;
+				while (k < nb &&
+				       memcmp(bl[k].id, j->res.device_id, 16))
+					k++;
+				if (k == nb)
+					nb++;
+				memcpy(bl[k].id, j->res.device_id, 16);
+				bl[k].segs = j->bl_segments;
+				bl[k].bytes = j->bl_bytes;
+			}
+		}
+		/* Answers first (they only needed COMMIT); the request is
+		 * not ours after st_http_resume. */
+		for (size_t i = 0; i < n; i++)
+			st_http_resume(batch[i]->r);
+		if (nb) {
+			int64_t t = now_s(a);
+			struct st_error be = {0};
+			int brc = st_store_begin(a->ingest_store, &be);
+			for (size_t k = 0; brc == 0 && k < nb; k++)
+				brc = st_store_device_backlog(
+					a->ingest_store, bl[k].id, bl[k].segs,
+					bl[k].bytes, t, &be);
+			if (brc == 0)
+				brc = st_store_commit(a->ingest_store, &be);
+			else if (st_store_in_tx(a->ingest_store))
+				st_store_rollback(a->ingest_store, NULL);
+			if (brc < 0)
+				logf_(a, "ingest: backlog reports not "
+					 "recorded: %s", be.msg);
+		}
+		pthread_mutex_lock(&a->q_mu);
+	}
+	pthread_mutex_unlock(&a->q_mu);
+	return NULL;
+}
+
+/* Queues a segment and suspends its request; false when the queue is
+ * full or closed. */
+static bool submit(struct st_api *a, struct job *j)
+{
+	pthread_mutex_lock(&a->q_mu);
+	bool ok = !a->draining && a->q_n < ST_API_QUEUE_MAX &&
+		  j->len <= ST_API_QUEUE_BYTES_MAX - a->q_bytes;
+	if (ok) {
+		st_http_suspend(j->r);
+		a->q[(a->q_head + a->q_n) % ST_API_QUEUE_MAX] = j;
+		a->q_n++;
+		a->q_bytes += j->len;
+		pthread_cond_signal(&a->q_cv);
+	}
+	pthread_mutex_unlock(&a->q_mu);
+	return ok;
+}
+
+/* ---- authentication ---- */
+
+/* Authorization: Bearer sta_...; every failure is the same 401. */
+static int admin_auth(struct st_api *a, struct st_http_req *r,
+		      struct st_error *err)
+{
+	static const char msg[] =
+		"API token: missing, malformed, unknown, expired or revoked; "
+		"send Authorization: Bearer with a token from `sealtrace "
+		"init` or `sealtrace token create`";
+	const char *h = st_http_header(r, "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return st_fail(err, ST_E_AUTH, "%s", msg);
+	h += 7;
+	while (*h == ' ')
+		h++;
+	uint8_t hash[ST_TOKEN_HASH_LEN];
+	if (st_admin_token_hash(h, hash, NULL) < 0)
+		return st_fail(err, ST_E_AUTH, "%s", msg);
+	struct st_token t;
+	memset(&t, 0, sizeof t);
+	pthread_mutex_lock(&a->store_mu);
+	int rc = st_store_token_find(a->admin_store, hash, &t, err);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc == ST_E_NOT_FOUND)
+		return st_fail(err, ST_E_AUTH, "%s", msg);
+	if (rc < 0)
+		return rc;
+	if (t.revoked || (t.expires_s != 0 && now_s(a) >= t.expires_s))
+		return st_fail(err, ST_E_AUTH, "%s", msg);
+	if (strcmp(t.role, "admin") != 0)
+		return st_fail(err, ST_E_FORBIDDEN,
+			       "API token \"%s\": role \"%s\" may not use "
+			       "/v1/admin; use an admin token",
+			       t.name, t.role);
+	return 0;
+}
+
+/* A signed device request: the device, active, its person not erased,
+ * the signature over method, target and body, the time. With store_mu
+ * held; dev and person receive the rows. */
+static int device_auth(struct st_api *a, struct st_http_req *r,
+		       struct st_device *dev, struct st_person *person,
+		       struct st_error *err)
+{
+	uint8_t id[16];
+	int rc = st_devreq_device(st_http_header(r, ST_DEVREQ_HDR_DEVICE), id,
+				  err);
+	if (rc < 0)
+		return rc;
+	char idh[33];
+	hex(id, 16, idh);
+	rc = st_store_device_get(a->admin_store, id, dev, err);
+	if (rc == ST_E_NOT_FOUND)
+		return st_fail(err, ST_E_AUTH,
+			       "device %s: not enrolled on this server; "
+			       "enroll it with a new token",
+			       idh);
+	if (rc < 0)
+		return rc;
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	rc = st_devreq_verify(dev->public_key, st_http_method(r),
+			      st_http_target(r), body, len,
+			      st_http_header(r, ST_DEVREQ_HDR_TIME),
+			      st_http_header(r, ST_DEVREQ_HDR_SIG), now_s(a),
+			      a->cfg->request_window_s, err);
+	if (rc < 0)
+		return rc;
+	if (!dev->active)
+		return st_fail(err, ST_E_DEVICE_REVOKED,
+			       "device %s: revoked; enroll again with a new "
+			       "token if it should record",
+			       idh);
+	rc = st_store_person_get(a->admin_store, dev->person_id, person, err);
+	if (rc < 0)
+		return rc;
+	if (person->erased)
+		return st_fail(err, ST_E_DEVICE_REVOKED,
+			       "device %s: its person was erased", idh);
+	return 0;
+}
+
+/* ---- handlers: public and enrollment ---- */
+
+static void h_health(struct st_api *a, struct st_http_req *r)
+{
+	(void)a;
+	reply_json(r, 200, json_pack("{s:b,s:s}", "ok", 1, "version",
+				     ST_API_VERSION));
+}
+
+static void h_ca(struct st_api *a, struct st_http_req *r)
+{
+	if (!a->ca_der) {
+		reply_fail(r, ST_API_GENERAL, ST_E_NOT_FOUND,
+			   "CA: this server runs plain HTTP without a CA");
+		return;
+	}
+	json_t *j = json_object();
+	json_object_set_new(j, "ca_der", j_b64(a->ca_der, a->ca_der_len));
+	json_object_set_new(j, "lease_public_key", j_b64(a->lease_pk, 32));
+	reply_json(r, 200, j);
+}
+
+/* Enrollment with the store API: the device row must name the token's
+ * person, which only the token row knows. A device with an all-zero
+ * person asks the store for the token's person; a store that insists on
+ * a match answers ST_E_PERSON_MISMATCH with the token row, and we ask
+ * once more with its person (the token is still unused then). */
+static int enroll_store(struct st_store *s, const uint8_t hash[32],
+			struct st_device *d, int64_t t,
+			struct st_enroll_token *tok, struct st_error *err)
+{
+	memset(tok, 0, sizeof *tok);
+	int rc = st_store_enroll(s, hash, d, t, tok, err);
+	static const uint8_t zero[16];
+	if (rc == ST_E_PERSON_MISMATCH &&
+	    sodium_memcmp(tok->person_id, zero, 16) != 0) {
+		memcpy(d->person_id, tok->person_id, 16);
+		rc = st_store_enroll(s, hash, d, t, tok, err);
+	}
+	if (rc == 0 && sodium_is_zero(d->person_id, 16))
+		memcpy(d->person_id, tok->person_id, 16);
+	return rc;
+}
+
+static void h_enroll(struct st_api *a, struct st_http_req *r)
+{
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_api_enroll_req q;
+	struct st_error e = {0};
+	int rc = st_api_parse_enroll(body, len, &q, &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	uint8_t secret[ST_TOKEN_SECRET_LEN], ca_fp[32], lease_fp[32];
+	uint8_t hash[ST_TOKEN_HASH_LEN];
+	rc = st_enroll_token_parse(q.token, secret, ca_fp, lease_fp, &e);
+	sodium_memzero(q.token, sizeof q.token);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	st_enroll_secret_hash(secret, hash);
+	sodium_memzero(secret, sizeof secret);
+
+	struct st_device d;
+	memset(&d, 0, sizeof d);
+	randombytes_buf(d.id, sizeof d.id);
+	memcpy(d.public_key, q.device_pk, 32);
+	d.active = true;
+	d.enrolled_s = now_s(a);
+	memcpy(d.local_user, q.local_user, sizeof d.local_user);
+	memcpy(d.hostname, q.hostname, sizeof d.hostname);
+
+	struct st_store_policy p;
+	struct st_person person;
+	struct st_enroll_token tok;
+	pthread_mutex_lock(&a->store_mu);
+	/* No policy, no enrollment: the token stays unused. */
+	rc = load_current(a, &p, &e);
+	if (rc == ST_E_NOT_FOUND) {
+		pthread_mutex_unlock(&a->store_mu);
+		reply_fail(r, ST_API_GENERAL, ST_E_NOT_FOUND,
+			   "enroll: the server has no policy yet; an "
+			   "administrator runs `sealtrace policy apply`");
+		return;
+	}
+	if (rc == 0)
+		rc = enroll_store(a->admin_store, hash, &d, d.enrolled_s, &tok,
+				  &e);
+	if (rc == 0)
+		rc = st_store_person_get(a->admin_store, d.person_id, &person,
+					 &e);
+	pthread_mutex_unlock(&a->store_mu);
+	sodium_memzero(hash, sizeof hash);
+	if (rc < 0) {
+		if (rc == ST_E_EXISTS)
+			st_fail(&e, rc, "enroll: this device key is enrolled "
+				"already; make a new device key");
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		st_store_policy_fini(&p);
+		return;
+	}
+	json_t *j = policy_json(&p);
+	st_store_policy_fini(&p);
+	if (j) {
+		json_object_set_new(j, "device_id", j_hex(d.id, 16));
+		json_object_set_new(j, "person_id", j_hex(person.id, 16));
+		json_object_set_new(j, "person_name", json_string(person.name));
+		json_object_set_new(j, "person_public_key",
+				    j_b64(person.public_key, 32));
+		json_object_set_new(j, "lease_public_key",
+				    j_b64(a->lease_pk, 32));
+	}
+	char idh[33];
+	hex(d.id, 16, idh);
+	st_http_detail(r, "device=%s", idh);
+	reply_json(r, 201, j);
+}
+
+/* ---- handlers: device ---- */
+
+static void h_segment_body(struct st_api *a, struct st_http_req *r,
+			   struct areq *q)
+{
+	size_t len;
+	q->job.r = r;
+	q->job.seg = st_http_body(r, &len);
+	q->job.len = len;
+	const char *bl = st_http_header(r, ST_API_HDR_BACKLOG);
+	/* The backlog is a report, not part of the segment: a malformed
+	 * one is dropped rather than refusing durable data. */
+	q->job.has_backlog =
+		bl && st_api_parse_backlog(bl, &q->job.bl_segments,
+					   &q->job.bl_bytes, NULL) == 0;
+	if (!submit(a, &q->job))
+		reply_fail(r, ST_API_SEGMENT, ST_E_UNAVAILABLE,
+			   "segments: the server is %s; retry later",
+			   a->draining ? "shutting down" : "busy");
+}
+
+static void h_segment_done(struct st_api *a, struct st_http_req *r,
+			   struct areq *q)
+{
+	const struct st_ingest_result *res = &q->job.res;
+	char dev[33] = "-";
+	if (res->parsed) {
+		hex(res->device_id, 16, dev);
+		st_http_detail(r, "device=%s seq=%" PRIu64, dev, res->seq);
+	}
+	if (res->code < 0) {
+		reply_err(r, ST_API_SEGMENT, res->code, &res->err);
+		return;
+	}
+	struct policy_cache pc;
+	cache_get(a, &pc);
+	json_t *j = json_object();
+	json_object_set_new(j, "result",
+			    json_string(res->outcome == ST_STORE_DUPLICATE
+						? "duplicate"
+						: "stored"));
+	json_object_set_new(j, "device", json_string(dev));
+	json_object_set_new(j, "seq", j_u64(res->seq));
+	json_object_set_new(j, "notice_hash",
+			    pc.have ? j_hex(pc.notice_hash, 32) : json_null());
+	reply_json(r, 200, j);
+}
+
+static void h_dev_policy(struct st_api *a, struct st_http_req *r,
+			 const struct st_person *person)
+{
+	struct st_store_policy p;
+	struct st_error e = {0};
+	pthread_mutex_lock(&a->store_mu);
+	int rc = load_current(a, &p, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		if (rc == ST_E_NOT_FOUND)
+			st_fail(&e, rc, "policy: none is current yet");
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	json_t *j = policy_json(&p);
+	st_store_policy_fini(&p);
+	if (j)
+		json_object_set_new(j, "person_public_key",
+				    j_b64(person->public_key, 32));
+	reply_json(r, 200, j);
+}
+
+static void h_dev_accept(struct st_api *a, struct st_http_req *r,
+			 const struct st_device *dev)
+{
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_api_accept_req q;
+	struct st_error e = {0};
+	int rc = st_api_parse_acceptance(body, len, &q, &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	char idh[33];
+	hex(dev->id, 16, idh);
+	if (strcmp(q.local_user, dev->local_user) != 0) {
+		/* Acceptance is an act of the recorded person, in their own
+		 * session: an installer running as root cannot accept. */
+		reply_fail(r, ST_API_DEVICE, ST_E_USER_MISMATCH,
+			   "acceptance for device %s: given as local user "
+			   "\"%s\", but the device records \"%s\"; the "
+			   "person accepts in their own session",
+			   idh, q.local_user, dev->local_user);
+		return;
+	}
+	int64_t t = now_s(a);
+	if (q.accepted_s > t + (int64_t)a->cfg->request_window_s) {
+		reply_fail(r, ST_API_DEVICE, ST_E_INVAL,
+			   "acceptance for device %s: accepted_s is in the "
+			   "future; set the device's clock",
+			   idh);
+		return;
+	}
+	struct st_acceptance ac;
+	memset(&ac, 0, sizeof ac);
+	memcpy(ac.person_id, dev->person_id, 16);
+	memcpy(ac.device_id, dev->id, 16);
+	memcpy(ac.notice_hash, q.notice_hash, 32);
+	memcpy(ac.local_user, q.local_user, sizeof ac.local_user);
+	ac.accepted_s = q.accepted_s;
+	pthread_mutex_lock(&a->store_mu);
+	rc = st_store_acceptance_add(a->admin_store, &ac, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		if (rc == ST_E_NOT_FOUND)
+			st_fail(&e, rc,
+				"acceptance for device %s: unknown notice; "
+				"fetch /v1/device/policy and show that one",
+				idh);
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	st_http_detail(r, "device=%s", idh);
+	reply_json(r, 201, json_pack("{s:b}", "ok", 1));
+}
+
+static void h_dev_forget(struct st_api *a, struct st_http_req *r,
+			 const struct st_device *dev)
+{
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_api_forget_req q;
+	struct st_error e = {0};
+	int rc = st_api_parse_forget(body, len, &q, &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	struct st_forget f;
+	memset(&f, 0, sizeof f);
+	memcpy(f.device_id, dev->id, 16);
+	memcpy(f.request_id, q.request_id, 16);
+	f.from_min = q.from_min;
+	f.to_min = q.to_min;
+	f.received_s = now_s(a);
+	uint64_t deleted = 0;
+	pthread_mutex_lock(&a->store_mu);
+	rc = st_store_forget(a->admin_store, &f, &deleted, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	char idh[33];
+	hex(dev->id, 16, idh);
+	st_http_detail(r, "device=%s", idh);
+	reply_json(r, 200, json_pack("{s:o}", "deleted", j_u64(deleted)));
+}
+
+static void h_device(struct st_api *a, struct st_http_req *r,
+		     enum route route)
+{
+	struct st_device dev;
+	struct st_person person;
+	struct st_error e = {0};
+	memset(&dev, 0, sizeof dev);
+	pthread_mutex_lock(&a->store_mu);
+	int rc = device_auth(a, r, &dev, &person, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	if (route == R_DEV_POLICY)
+		h_dev_policy(a, r, &person);
+	else if (route == R_DEV_ACCEPT)
+		h_dev_accept(a, r, &dev);
+	else
+		h_dev_forget(a, r, &dev);
+}
+
+/* ---- handlers: administration ---- */
+
+static void h_status(struct st_api *a, struct st_http_req *r)
+{
+	struct st_store_counts c;
+	struct st_error e = {0};
+	memset(&c, 0, sizeof c);
+	pthread_mutex_lock(&a->store_mu);
+	int rc = st_store_counts(a->admin_store, &c, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	struct policy_cache pc;
+	cache_get(a, &pc);
+	json_t *j = json_object();
+	json_object_set_new(j, "version", json_string(ST_API_VERSION));
+	json_object_set_new(j, "uptime_s", j_int(now_s(a) - a->started_s));
+	json_object_set_new(j, "people", j_u64(c.people));
+	json_object_set_new(j, "devices", j_u64(c.devices));
+	json_object_set_new(j, "devices_active", j_u64(c.devices_active));
+	json_object_set_new(j, "segments", j_u64(c.segments));
+	json_object_set_new(j, "segment_bytes", j_u64(c.segment_bytes));
+	json_object_set_new(j, "flags", j_u64(c.flags));
+	json_object_set_new(j, "policy_hash",
+			    pc.have ? j_hex(pc.hash, 32) : json_null());
+	json_object_set_new(j, "notice_hash",
+			    pc.have ? j_hex(pc.notice_hash, 32) : json_null());
+	reply_json(r, 200, j);
+}
+
+static void h_user_add(struct st_api *a, struct st_http_req *r)
+{
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_api_user_req q;
+	struct st_error e = {0};
+	int rc = st_api_parse_user_add(body, len, &q, &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	struct st_person p;
+	memset(&p, 0, sizeof p);
+	randombytes_buf(p.id, sizeof p.id);
+	memcpy(p.name, q.name, sizeof p.name);
+	memcpy(p.group, q.group, sizeof p.group);
+	p.created_s = now_s(a);
+	/* The person's secret half exists only here, in locked memory, for
+	 * as long as it takes to seal it to the master public key. */
+	uint8_t *sk = st_secret_new(ST_BOX_SK_LEN);
+	if (!sk) {
+		reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
+			   "user add: no locked memory for the key; retry");
+		return;
+	}
+	rc = st_box_keypair(p.public_key, sk);
+	if (rc == 0 && crypto_box_seal(p.sealed_secret, sk, ST_BOX_SK_LEN,
+				       a->master_pk) != 0)
+		rc = ST_E_CRYPTO_INIT;
+	st_secret_free(sk);
+	if (rc < 0) {
+		reply_fail(r, ST_API_GENERAL, rc,
+			   "user add: could not make the person's key");
+		return;
+	}
+	pthread_mutex_lock(&a->store_mu);
+	rc = st_store_person_add(a->admin_store, &p, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		if (rc == ST_E_EXISTS)
+			st_fail(&e, rc, "user add: \"%s\" exists already; "
+				"choose another name", p.name);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	json_t *j = json_object();
+	json_object_set_new(j, "id", j_hex(p.id, 16));
+	json_object_set_new(j, "name", json_string(p.name));
+	json_object_set_new(j, "group", json_string(p.group));
+	json_object_set_new(j, "public_key", j_b64(p.public_key, 32));
+	reply_json(r, 201, j);
+}
+
+static int user_row(void *ctx, const struct st_person *p)
+{
+	json_t *arr = ctx;
+	json_t *o = json_object();
+	json_object_set_new(o, "id", j_hex(p->id, 16));
+	json_object_set_new(o, "name", json_string(p->name));
+	json_object_set_new(o, "group", json_string(p->group));
+	json_object_set_new(o, "public_key", j_b64(p->public_key, 32));
+	json_object_set_new(o, "erased", json_boolean(p->erased));
+	json_object_set_new(o, "created_s", j_int(p->created_s));
+	return json_array_append_new(arr, o) == 0 ? 0 : ST_E_NOMEM;
+}
+
+/* Pages through a list: after each page, the last row's key. */
+struct page {
+	json_t *arr;
+	size_t rows;
+	uint8_t last[16];
+	void *api;
+};
+
+static int user_page_row(void *ctx, const struct st_person *p)
+{
+	struct page *pg = ctx;
+	pg->rows++;
+	memcpy(pg->last, p->id, 16);
+	return user_row(pg->arr, p);
+}
+
+static void h_user_list(struct st_api *a, struct st_http_req *r)
+{
+	struct page pg = {.arr = json_array()};
+	struct st_error e = {0};
+	int rc = 0;
+	pthread_mutex_lock(&a->store_mu);
+	for (unsigned i = 0; i < ST_API_LIST_PAGES_MAX; i++) {
+		pg.rows = 0;
+		rc = st_store_person_list(a->admin_store, i ? pg.last : NULL,
+					  ST_STORE_LIST_MAX, user_page_row,
+					  &pg, &e);
+		if (rc < 0 || pg.rows < ST_STORE_LIST_MAX)
+			break;
+	}
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		json_decref(pg.arr);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:o}", "users", pg.arr));
+}
+
+struct dev_page {
+	struct st_api *a;
+	json_t *arr;
+	size_t rows;
+	uint8_t last[16];
+	struct st_person person; /* the last one looked up */
+	bool have_person;
+	struct st_error *e;
+};
+
+static int device_row(void *ctx, const struct st_device *d)
+{
+	struct dev_page *pg = ctx;
+	pg->rows++;
+	memcpy(pg->last, d->id, 16);
+	struct st_device_stats s;
+	memset(&s, 0, sizeof s);
+	int rc = st_store_device_stats(pg->a->admin_store, d->id, &s, pg->e);
+	if (rc < 0)
+		return rc;
+	if (!pg->have_person ||
+	    memcmp(pg->person.id, d->person_id, 16) != 0) {
+		rc = st_store_person_get(pg->a->admin_store, d->person_id,
+					 &pg->person, pg->e);
+		if (rc < 0)
+			return rc;
+		pg->have_person = true;
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "id", j_hex(d->id, 16));
+	json_object_set_new(o, "person_id", j_hex(d->person_id, 16));
+	json_object_set_new(o, "person", json_string(pg->person.name));
+	json_object_set_new(o, "active", json_boolean(d->active));
+	json_object_set_new(o, "local_user", json_string(d->local_user));
+	json_object_set_new(o, "hostname", json_string(d->hostname));
+	json_object_set_new(o, "enrolled_s", j_int(d->enrolled_s));
+	json_object_set_new(o, "last_seen_s", j_int(d->last_seen_s));
+	json_object_set_new(o, "segments", j_u64(s.segments));
+	json_object_set_new(o, "bytes", j_u64(s.bytes));
+	json_object_set_new(o, "last_seq", j_u64(s.max_seq));
+	json_object_set_new(o, "gaps", j_u64(s.gaps));
+	json_object_set_new(o, "backlog_segments", j_u64(d->backlog_segments));
+	json_object_set_new(o, "backlog_bytes", j_u64(d->backlog_bytes));
+	json_object_set_new(o, "backlog_s", j_int(d->backlog_s));
+	return json_array_append_new(pg->arr, o) == 0 ? 0 : ST_E_NOMEM;
+}
+
+static void h_device_list(struct st_api *a, struct st_http_req *r)
+{
+	struct st_error e = {0};
+	struct dev_page pg = {.a = a, .arr = json_array(), .e = &e};
+	int rc = 0;
+	pthread_mutex_lock(&a->store_mu);
+	for (unsigned i = 0; i < ST_API_LIST_PAGES_MAX; i++) {
+		pg.rows = 0;
+		rc = st_store_device_list(a->admin_store, i ? pg.last : NULL,
+					  ST_STORE_LIST_MAX, device_row, &pg,
+					  &e);
+		if (rc < 0 || pg.rows < ST_STORE_LIST_MAX)
+			break;
+	}
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		json_decref(pg.arr);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:o}", "devices", pg.arr));
+}
+
+static void h_revoke(struct st_api *a, struct st_http_req *r,
+		     const uint8_t id[16])
+{
+	struct st_error e = {0};
+	char idh[33];
+	hex(id, 16, idh);
+	pthread_mutex_lock(&a->store_mu);
+	int rc = st_store_device_set_active(a->admin_store, id, false, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		if (rc == ST_E_NOT_FOUND)
+			st_fail(&e, rc, "device %s: no such device; see "
+				"`sealtrace device list`", idh);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	logf_(a, "device %s revoked", idh);
+	reply_json(r, 200, json_pack("{s:s,s:b}", "id", idh, "active", 0));
+}
+
+static void h_enroll_token(struct st_api *a, struct st_http_req *r)
+{
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_api_etoken_req q;
+	struct st_error e = {0};
+	int rc = st_api_parse_enroll_token(body, len,
+					   a->cfg->enroll_ttl_default_s, &q,
+					   &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	struct st_person p;
+	pthread_mutex_lock(&a->store_mu);
+	rc = st_store_person_find(a->admin_store, q.user, &p, &e);
+	if (rc == 0 && p.erased)
+		rc = st_fail(&e, ST_E_FORBIDDEN,
+			     "enroll-token: \"%s\" was erased; add the person "
+			     "again under a new name",
+			     q.user);
+	char text[ST_TOKEN_TEXT_MAX];
+	struct st_enroll_token t;
+	memset(&t, 0, sizeof t);
+	if (rc == 0)
+		rc = st_enroll_token_new(a->ca_fp, a->lease_fp, text, t.hash);
+	if (rc == 0) {
+		memcpy(t.person_id, p.id, 16);
+		t.created_s = now_s(a);
+		t.expires_s = t.created_s + q.ttl_s;
+		rc = st_store_enroll_token_add(a->admin_store, &t, &e);
+	}
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		sodium_memzero(text, sizeof text);
+		if (rc == ST_E_NOT_FOUND)
+			st_fail(&e, rc, "enroll-token: no user \"%s\"; see "
+				"`sealtrace user list`", q.user);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	json_t *j = json_object();
+	json_object_set_new(j, "token", json_string(text));
+	json_object_set_new(j, "user", json_string(q.user));
+	json_object_set_new(j, "expires_s", j_int(t.expires_s));
+	sodium_memzero(text, sizeof text);
+	char *s = json_dumps(j, JSON_COMPACT);
+	/* the token's copy inside j is wiped before it is freed */
+	json_t *tv = json_object_get(j, "token");
+	if (json_is_string(tv))
+		sodium_memzero((char *)json_string_value(tv),
+			       json_string_length(tv));
+	json_decref(j);
+	if (!s) {
+		reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
+			   "enroll-token: out of memory; retry");
+		return;
+	}
+	st_http_reply(r, 201, ST_API_CT_JSON, s, strlen(s));
+	sodium_memzero(s, strlen(s));
+	free(s);
+}
+
+static void h_policy_get(struct st_api *a, struct st_http_req *r)
+{
+	struct st_store_policy p;
+	struct st_error e = {0};
+	pthread_mutex_lock(&a->store_mu);
+	int rc = load_current(a, &p, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		if (rc == ST_E_NOT_FOUND)
+			st_fail(&e, rc, "policy: none is current yet; run "
+				"`sealtrace policy apply FILE`");
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	struct policy_cache pc;
+	cache_get(a, &pc);
+	json_t *j = policy_json(&p);
+	if (j)
+		json_object_set_new(
+			j, "applied_s",
+			j_int(pc.have && !memcmp(pc.hash, p.hash, 32) &&
+					      pc.applied_s
+				      ? pc.applied_s
+				      : p.created_s));
+	st_store_policy_fini(&p);
+	reply_json(r, 200, j);
+}
+
+static void h_policy_apply(struct st_api *a, struct st_http_req *r)
+{
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_error e = {0};
+	struct st_policy pol;
+	int rc = st_policy_parse((const char *)body, len, &pol, NULL, &e);
+	if (rc < 0) {
+		st_policy_fini(&pol);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	struct st_buf json, notice;
+	st_buf_init(&json, false);
+	st_buf_init(&notice, false);
+	struct st_store_policy sp;
+	memset(&sp, 0, sizeof sp);
+	rc = st_policy_canonical(&pol, &json);
+	if (rc == 0)
+		rc = st_policy_hash(&pol, sp.hash);
+	if (rc == 0)
+		rc = st_policy_notice(&pol, &notice, &e);
+	st_policy_fini(&pol);
+	if (rc == 0 && (json.oom || notice.oom))
+		rc = ST_E_NOMEM;
+	if (rc < 0) {
+		st_buf_fini(&json);
+		st_buf_fini(&notice);
+		reply_fail(r, ST_API_GENERAL, rc,
+			   "policy: could not render it (%s)",
+			   e.msg[0] ? e.msg : st_strerror(rc));
+		return;
+	}
+	crypto_hash_sha256(sp.notice_hash, notice.p, notice.len);
+	sp.json = (const char *)json.p;
+	sp.json_len = json.len;
+	sp.notice = notice.p;
+	sp.notice_len = notice.len;
+	int64_t t = now_s(a);
+	sp.created_s = t;
+
+	struct policy_cache pc;
+	cache_get(a, &pc);
+	bool changed = !pc.have || memcmp(pc.hash, sp.hash, 32) != 0;
+	if (changed) {
+		pthread_mutex_lock(&a->store_mu);
+		rc = st_store_policy_put(a->admin_store, &sp, &e);
+		if (rc == 0)
+			rc = st_store_policy_set_current(a->admin_store,
+							 sp.hash, t, &e);
+		pthread_mutex_unlock(&a->store_mu);
+		if (rc == 0) {
+			pc.have = true;
+			memcpy(pc.hash, sp.hash, 32);
+			memcpy(pc.notice_hash, sp.notice_hash, 32);
+			pc.applied_s = t;
+			cache_set(a, &pc);
+		}
+	}
+	st_buf_fini(&json);
+	st_buf_fini(&notice);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	char ph[65];
+	hex(sp.hash, 32, ph);
+	if (changed)
+		logf_(a, "policy %s is now current", ph);
+	json_t *j = json_object();
+	json_object_set_new(j, "policy_hash", j_hex(sp.hash, 32));
+	json_object_set_new(j, "notice_hash", j_hex(sp.notice_hash, 32));
+	json_object_set_new(j, "changed", json_boolean(changed));
+	reply_json(r, 200, j);
+}
+
+static void h_backup(struct st_api *a, struct st_http_req *r)
+{
+	char dir[ST_CFG_PATH_MAX + 8], path[ST_CFG_PATH_MAX + 64];
+	struct st_error e = {0};
+	snprintf(dir, sizeof dir, "%s/tmp", a->cfg->dir);
+	int rc = st_dir_private(dir, &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	uint8_t rnd[16];
+	char rh[33];
+	randombytes_buf(rnd, sizeof rnd);
+	hex(rnd, sizeof rnd, rh);
+	snprintf(path, sizeof path, "%s/backup-%s.db", dir, rh);
+	pthread_mutex_lock(&a->store_mu);
+	rc = st_store_backup(a->admin_store, path, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		unlink(path);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int saved = errno;
+	/* Unlinked at once: the copy lives only as long as the answer. */
+	unlink(path);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			saved = errno, close(fd);
+		reply_fail(r, ST_API_GENERAL, st_errno(saved),
+			   "backup: cannot read the copy in %s: %s", dir,
+			   strerror(saved));
+		return;
+	}
+	logf_(a, "backup made (%lld bytes)", (long long)st.st_size);
+	st_http_reply_fd(r, 200, ST_API_CT_SQLITE, fd, (uint64_t)st.st_size);
+}
+
+struct flag_page {
+	json_t *arr;
+	size_t rows;
+	int64_t last;
+};
+
+static int flag_row(void *ctx, const struct st_store_flag *f)
+{
+	struct flag_page *pg = ctx;
+	pg->rows++;
+	pg->last = f->id;
+	json_t *o = json_object();
+	json_object_set_new(o, "id", j_int(f->id));
+	json_object_set_new(o, "kind", json_string(f->kind));
+	json_object_set_new(o, "device", j_hex(f->device_id, 16));
+	json_object_set_new(o, "seq", j_u64(f->seq));
+	json_object_set_new(o, "created_s", j_int(f->created_s));
+	return json_array_append_new(pg->arr, o) == 0 ? 0 : ST_E_NOMEM;
+}
+
+static void h_flags(struct st_api *a, struct st_http_req *r)
+{
+	struct flag_page pg = {.arr = json_array()};
+	struct st_error e = {0};
+	int rc = 0;
+	pthread_mutex_lock(&a->store_mu);
+	for (unsigned i = 0; i < ST_API_LIST_PAGES_MAX; i++) {
+		pg.rows = 0;
+		rc = st_store_flag_list(a->admin_store, pg.last,
+					ST_STORE_LIST_MAX, flag_row, &pg, &e);
+		if (rc < 0 || pg.rows < ST_STORE_LIST_MAX)
+			break;
+	}
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		json_decref(pg.arr);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:o}", "flags", pg.arr));
+}
+
+/* ---- routing ---- */
+
+enum auth { AUTH_NONE, AUTH_DEVICE, AUTH_ADMIN };
+
+struct route_info {
+	enum route route;
+	enum auth auth;
+	const char *body_type; /* required Content-Type, or NULL */
+};
+
+/* The route of method + path; R_NONE with *status 404 or 405. */
+static struct route_info match(const char *method, const char *path,
+			       uint8_t id[16], unsigned *status)
+{
+	struct route_info ri = {R_NONE, AUTH_NONE, NULL};
+	bool get = strcmp(method, "GET") == 0;
+	bool post = strcmp(method, "POST") == 0;
+	static const struct {
+		const char *path;
+		enum route get, post;
+		enum auth auth;
+		const char *post_type;
+	} t[] = {
+		{"/v1/health", R_HEALTH, R_NONE, AUTH_NONE, NULL},
+		{"/v1/ca", R_CA, R_NONE, AUTH_NONE, NULL},
+		{"/v1/enroll", R_NONE, R_ENROLL, AUTH_NONE, ST_API_CT_JSON},
+		{"/v1/segments", R_NONE, R_SEGMENTS, AUTH_NONE,
+		 ST_API_CT_SEGMENT},
+		{"/v1/device/policy", R_DEV_POLICY, R_NONE, AUTH_DEVICE, NULL},
+		{"/v1/device/acceptances", R_NONE, R_DEV_ACCEPT, AUTH_DEVICE,
+		 ST_API_CT_JSON},
+		{"/v1/device/forget", R_NONE, R_DEV_FORGET, AUTH_DEVICE,
+		 ST_API_CT_JSON},
+		{"/v1/admin/status", R_A_STATUS, R_NONE, AUTH_ADMIN, NULL},
+		{"/v1/admin/users", R_A_USERS_LIST, R_A_USERS_ADD, AUTH_ADMIN,
+		 ST_API_CT_JSON},
+		{"/v1/admin/devices", R_A_DEVICES, R_NONE, AUTH_ADMIN, NULL},
+		{"/v1/admin/enroll-tokens", R_NONE, R_A_ETOKENS, AUTH_ADMIN,
+		 ST_API_CT_JSON},
+		{"/v1/admin/policy", R_A_POLICY_GET, R_A_POLICY_APPLY,
+		 AUTH_ADMIN, ST_API_CT_JSON},
+		{"/v1/admin/backup", R_NONE, R_A_BACKUP, AUTH_ADMIN, NULL},
+		{"/v1/admin/flags", R_A_FLAGS, R_NONE, AUTH_ADMIN, NULL},
+	};
+	*status = 404;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		if (strcmp(path, t[i].path) != 0)
+			continue;
+		ri.auth = t[i].auth;
+		if (get && t[i].get != R_NONE) {
+			ri.route = t[i].get;
+		} else if (post && t[i].post != R_NONE) {
+			ri.route = t[i].post;
+			ri.body_type = t[i].post_type;
+		} else {
+			*status = 405;
+		}
+		return ri;
+	}
+	static const char pre[] = "/v1/admin/devices/";
+	static const char suf[] = "/revoke";
+	size_t pl = sizeof pre - 1, sl = sizeof suf - 1;
+	if (strncmp(path, pre, pl) == 0 && strlen(path) == pl + 32 + sl &&
+	    strcmp(path + pl + 32, suf) == 0) {
+		size_t got = 0;
+		const char *end = NULL;
+		if (sodium_hex2bin(id, 16, path + pl, 32, NULL, &got, &end) ||
+		    got != 16)
+			return ri;
+		ri.auth = AUTH_ADMIN;
+		if (post)
+			ri.route = R_A_REVOKE;
+		else
+			*status = 405;
+	}
+	return ri;
+}
+
+/* "application/json" or "application/json; charset=utf-8". */
+static bool type_is(const char *have, const char *want)
+{
+	if (!have)
+		return false;
+	size_t n = strlen(want);
+	if (strncasecmp(have, want, n) != 0)
+		return false;
+	have += n;
+	while (*have == ' ')
+		have++;
+	return *have == 0 || *have == ';';
+}
+
+static void on_headers(struct st_api *a, struct st_http_req *r)
+{
+	unsigned status = 404;
+	uint8_t id[16] = {0};
+	const char *path = st_http_path(r);
+	struct route_info ri = match(st_http_method(r), path, id, &status);
+	if (ri.route == R_NONE) {
+		if (status == 405) {
+			char msg[ST_ERROR_MSG_MAX];
+			char m[16];
+			size_t i = 0;
+			for (const char *p = st_http_method(r); p[i] && i < 15;
+			     i++)
+				m[i] = (p[i] > 0x20 && p[i] < 0x7f) ? p[i] : '?';
+			m[i] = 0;
+			snprintf(msg, sizeof msg,
+				 "%s: method %s not allowed on this path; see "
+				 "docs/api.md",
+				 path, m);
+			st_http_reply_error(r, 405, ST_E_INVAL, msg);
+		} else {
+			st_http_reply_error(r, 404, ST_E_NOT_FOUND,
+					    "no such path; see docs/api.md");
+		}
+		return;
+	}
+	if (ri.auth == AUTH_ADMIN) {
+		struct st_error e = {0};
+		int rc = admin_auth(a, r, &e);
+		if (rc < 0) {
+			reply_err(r, ST_API_GENERAL, rc, &e);
+			return;
+		}
+	}
+	if (ri.body_type &&
+	    !type_is(st_http_header(r, "Content-Type"), ri.body_type)) {
+		reply_fail(r, ri.route == R_SEGMENTS ? ST_API_SEGMENT
+						      : ST_API_GENERAL,
+			   ST_E_CONTENT_TYPE,
+			   "%s: send Content-Type: %s", path, ri.body_type);
+		return;
+	}
+	struct areq *q = calloc(1, sizeof *q);
+	if (!q) {
+		reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
+			   "server: out of memory; retry later");
+		return;
+	}
+	q->route = ri.route;
+	memcpy(q->path_id, id, 16);
+	*st_http_user(r) = q;
+}
+
+static void on_body(struct st_api *a, struct st_http_req *r, struct areq *q)
+{
+	switch (q->route) {
+	case R_HEALTH: h_health(a, r); break;
+	case R_CA: h_ca(a, r); break;
+	case R_ENROLL: h_enroll(a, r); break;
+	case R_SEGMENTS: h_segment_body(a, r, q); break;
+	case R_DEV_POLICY: case R_DEV_ACCEPT: case R_DEV_FORGET:
+		h_device(a, r, q->route);
+		break;
+	case R_A_STATUS: h_status(a, r); break;
+	case R_A_USERS_ADD: h_user_add(a, r); break;
+	case R_A_USERS_LIST: h_user_list(a, r); break;
+	case R_A_DEVICES: h_device_list(a, r); break;
+	case R_A_REVOKE: h_revoke(a, r, q->path_id); break;
+	case R_A_ETOKENS: h_enroll_token(a, r); break;
+	case R_A_POLICY_GET: h_policy_get(a, r); break;
+	case R_A_POLICY_APPLY: h_policy_apply(a, r); break;
+	case R_A_BACKUP: h_backup(a, r); break;
+	case R_A_FLAGS: h_flags(a, r); break;
+	case R_NONE: break;
+	}
+}
+
+void st_api_handle(void *ctx, struct st_http_req *r, enum st_http_phase ph)
+{
+	struct st_api *a = ctx;
+	struct areq *q = *st_http_user(r);
+	switch (ph) {
+	case ST_HTTP_HEADERS:
+		on_headers(a, r);
+		break;
+	case ST_HTTP_BODY:
+		if (q)
+			on_body(a, r, q);
+		break;
+	case ST_HTTP_RESUMED:
+		if (q)
+			h_segment_done(a, r, q);
+		break;
+	case ST_HTTP_DONE:
+		free(q);
+		*st_http_user(r) = NULL;
+		break;
+	}
+}
+
+/* ---- life ---- */
+
+int st_api_new(const struct st_api_cfg *c, struct st_api **out,
+	       struct st_error *err)
+{
+	*out = NULL;
+	struct st_api *a = calloc(1, sizeof *a);
+	if (!a) {
+		st_store_close(c->ingest_store);
+		st_store_close(c->admin_store);
+		return st_fail(err, ST_E_NOMEM, "server: out of memory");
+	}
+	a->cfg = c->cfg;
+	a->clock = c->clock ? c->clock : &st_clock_system;
+	a->log = c->log;
+	a->admin_store = c->admin_store;
+	a->ingest_store = c->ingest_store;
+	a->started_s = now_s(a);
+	pthread_mutex_init(&a->store_mu, NULL);
+	pthread_mutex_init(&a->pol_mu, NULL);
+	pthread_mutex_init(&a->q_mu, NULL);
+	pthread_cond_init(&a->q_cv, NULL);
+	a->icfg.clock = a->clock;
+	a->icfg.window_past_s = c->cfg->ingest_window_past_s;
+	a->icfg.window_future_s = c->cfg->ingest_window_future_s;
+
+	int rc = 0;
+	a->batch = calloc(ST_INGEST_BATCH_MAX, sizeof *a->batch);
+	a->items = calloc(ST_INGEST_BATCH_MAX, sizeof *a->items);
+	a->res = calloc(ST_INGEST_BATCH_MAX, sizeof *a->res);
+	a->bl = calloc(ST_INGEST_BATCH_MAX, sizeof *a->bl);
+	if (!a->batch || !a->items || !a->res || !a->bl) {
+		rc = st_fail(err, ST_E_NOMEM, "server: out of memory");
+		goto fail;
+	}
+	if (!c->cfg->plain_http || access(c->cfg->tls_ca, R_OK) == 0) {
+		rc = st_tls_cert_der(c->cfg->tls_ca, &a->ca_der,
+				     &a->ca_der_len, a->ca_fp, err);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = st_key_read(c->cfg->lease_pub, ST_KEY_LEASE_PUBLIC, a->lease_pk,
+			 32, false, err);
+	if (rc < 0)
+		goto fail;
+	st_fingerprint(a->lease_pk, 32, a->lease_fp);
+	rc = st_key_read(c->cfg->master_public, ST_KEY_MASTER_PUBLIC,
+			 a->master_pk, 32, false, err);
+	if (rc < 0)
+		goto fail;
+
+	struct st_store_policy p;
+	memset(&p, 0, sizeof p);
+	rc = st_store_policy_get_current(a->admin_store, &p, err);
+	if (rc == 0) {
+		a->pol.have = true;
+		memcpy(a->pol.hash, p.hash, 32);
+		memcpy(a->pol.notice_hash, p.notice_hash, 32);
+		a->pol.applied_s = 0; /* unknown here: the row's time is used */
+		st_store_policy_fini(&p);
+	} else if (rc != ST_E_NOT_FOUND) {
+		goto fail;
+	}
+	rc = pthread_create(&a->committer, NULL, committer_main, a);
+	if (rc != 0) {
+		rc = st_fail(err, st_errno(rc),
+			     "server: cannot start the ingest committer");
+		goto fail;
+	}
+	a->committer_up = true;
+	*out = a;
+	return 0;
+fail:
+	st_api_free(a);
+	return rc;
+}
+
+void st_api_drain(struct st_api *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->q_mu);
+	a->draining = true;
+	pthread_cond_broadcast(&a->q_cv);
+	pthread_mutex_unlock(&a->q_mu);
+	if (a->committer_up) {
+		pthread_join(a->committer, NULL);
+		a->committer_up = false;
+	}
+}
+
+void st_api_free(struct st_api *a)
+{
+	if (!a)
+		return;
+	st_api_drain(a);
+	st_store_close(a->ingest_store);
+	st_store_close(a->admin_store);
+	free(a->ca_der);
+	free(a->batch);
+	free(a->items);
+	free(a->res);
+	free(a->bl);
+	pthread_cond_destroy(&a->q_cv);
+	pthread_mutex_destroy(&a->q_mu);
+	pthread_mutex_destroy(&a->pol_mu);
+	pthread_mutex_destroy(&a->store_mu);
+	free(a);
+}
