@@ -219,6 +219,27 @@ static double proc_cpu_s(long pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Bytes another process caused to be written to storage (/proc/PID/io
+ * write_bytes: counted when write() dirties pages; pages dirtied through
+ * mmap are not counted); < 0 when unreadable. */
+static double proc_write_bytes(long pid)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof path, "/proc/%ld/io", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	double v = -1;
+	unsigned long long n;
+	for (int i = 0; i < 16 && fgets(line, sizeof line, f); i++)
+		if (sscanf(line, "write_bytes: %llu", &n) == 1) {
+			v = (double)n;
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -719,7 +740,7 @@ struct result {
 	uint64_t requests, ok, failed, transport, bytes;
 	long conns;
 	double wall_s, seg_per_s, mb_per_s, p50, p99, max, client_cpu,
-	    server_cpu;
+	    server_cpu, server_write;
 	bool stopped;
 };
 
@@ -767,10 +788,12 @@ static int run_phase(enum phase ph, const struct opts *o, struct device *dev,
 	pthread_barrier_wait(&r.start);
 	double t0 = mono_s(), c0 = self_cpu_s();
 	double s0 = pid > 0 ? proc_cpu_s(pid) : -1;
+	double b0 = pid > 0 ? proc_write_bytes(pid) : -1;
 	for (uint64_t i = 0; i < W; i++)
 		pthread_join(w[i].th, NULL);
 	double t1 = mono_s(), c1 = self_cpu_s();
 	double s1 = pid > 0 ? proc_cpu_s(pid) : -1;
+	double b1 = pid > 0 ? proc_write_bytes(pid) : -1;
 
 	memset(res, 0, sizeof *res);
 	uint64_t nlat = 0;
@@ -810,6 +833,7 @@ static int run_phase(enum phase ph, const struct opts *o, struct device *dev,
 	res->client_cpu = (c1 - c0) / res->wall_s * 100;
 	res->server_cpu = s0 >= 0 && s1 >= 0 ? (s1 - s0) / res->wall_s * 100
 					      : -1;
+	res->server_write = b0 >= 0 && b1 >= 0 ? b1 - b0 : -1;
 	free(all);
 	rc = 0;
 out:
@@ -820,8 +844,10 @@ out:
 	return rc;
 }
 
+/* writes: print the server's write_bytes (left out for journal-remote,
+ * whose journal file is written through mmap, which it does not count). */
 static void print_result(const char *pfx, const struct result *r,
-			 const char *server_name)
+			 const char *server_name, bool writes)
 {
 	printf("%s_requests: %" PRIu64 " requests\n", pfx, r->requests);
 	printf("%s_failures: %" PRIu64 " requests\n", pfx,
@@ -834,9 +860,19 @@ static void print_result(const char *pfx, const struct result *r,
 	printf("%s_ack_p99_ms: %.2f ms\n", pfx, r->p99);
 	printf("%s_ack_max_ms: %.2f ms\n", pfx, r->max);
 	printf("%s_client_cpu: %.0f %% of one core\n", pfx, r->client_cpu);
-	if (r->server_cpu >= 0)
+	if (r->server_cpu >= 0) {
 		printf("%s_%s_cpu: %.0f %% of one core\n", pfx, server_name,
 		       r->server_cpu);
+		/* what one core would take if CPU were the only limit: less
+		 * sensitive than the rate to other work on a shared core */
+		if (r->server_cpu > 0)
+			printf("%s_segments_per_%s_cpu_s: %.0f segments/s\n",
+			       pfx, server_name,
+			       r->seg_per_s / (r->server_cpu / 100));
+	}
+	if (writes && r->server_write >= 0 && r->ok)
+		printf("%s_%s_write_bytes_per_segment: %.0f bytes\n", pfx,
+		       server_name, r->server_write / (double)r->ok);
 	if (r->failed + r->transport)
 		printf("%s_valid: no (%" PRIu64 " failed requests: the figures "
 		       "above are invalid)\n", pfx, r->failed + r->transport);
@@ -1132,7 +1168,7 @@ int main(int argc, char **argv)
 	struct result ri, rj;
 	if (run_phase(PHASE_INGEST, &o, dev, url, o.ca, o.server_pid, &ri) < 0)
 		goto out;
-	print_result("ingest", &ri, "server");
+	print_result("ingest", &ri, "server", true);
 	bool met_rate = ri.seg_per_s >= TARGET_SEGMENTS_PER_S;
 	bool met_p99 = ri.p99 < TARGET_P99_MS;
 	bool valid = ri.failed + ri.transport == 0 && !ri.stopped;
@@ -1156,7 +1192,7 @@ int main(int argc, char **argv)
 			goto out;
 		printf("journal_request_mean_bytes: %.0f bytes\n",
 		       (double)j_bytes / (double)nseg);
-		print_result("journal", &rj, "peer");
+		print_result("journal", &rj, "peer", false);
 		bool jvalid = rj.failed + rj.transport == 0 && !rj.stopped;
 		if (rj.mb_per_s > 0)
 			printf("ingest_to_journal_bytes_ratio: %.3f ratio%s\n",

@@ -170,6 +170,7 @@ if [ -n "$status" ]; then
 		grep -o '[0-9]*$')
 	echo "server_segments_stored: ${n:-?} segments"
 fi
+echo "server_db_bytes: $(cat "$DATA"/sealtrace.db* | wc -c) bytes (database, WAL and index, after the run)"
 if [ -n "$JR_PID" ]; then
 	kill "$JR_PID" 2>/dev/null || true
 	wait "$JR_PID" 2>/dev/null || true
@@ -177,5 +178,6 @@ if [ -n "$JR_PID" ]; then
 	n=$(journalctl --file "$TMP/remote.journal" -o cat 2>/dev/null |
 		grep -c '^sealtrace segment$' || true)
 	echo "journal_entries_stored: $n entries"
+	echo "journal_file_bytes: $(wc -c <"$TMP/remote.journal") bytes"
 fi
 exit "$brc"

@@ -1,8 +1,13 @@
 #!/bin/bash
-# record-demo.sh - a real recording on a virtual display: Xvfb + openbox +
-# xterm, an agent enrolled in development mode whose person accepted the
-# notice, a scripted session typed and clicked with xdotool (with a pause in
-# the middle), then the spool opened with the person's key and summarised.
+# record-demo.sh - a real recording on a virtual display, through the server:
+# the export host makes the master key pair; `sealtrace init` and `serve`
+# start an HTTPS server on 127.0.0.1 with its public half; an administrator
+# adds a person and prints an enrollment token; the agent enrolls with it
+# (pinning the server's CA), its person accepts the notice; Xvfb + openbox +
+# xterm, a scripted session typed and clicked with xdotool (with a pause in
+# the middle); the agent uploads its sealed segments; the server's figures;
+# then the export host opens what the server stored with the master secret
+# (a preview of export: the server itself can open nothing).
 # Called by scripts/main.sh after the build; BUILD names the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +19,8 @@ cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; sleep 0.2; rm -rf "$T"; }
 trap cleanup EXIT
 AGENT=$B/src/agent/sealtrace-agent
 KIT=$B/tests/st-testkit
+ST=$B/src/server/sealtrace
+EXPORT=$B/src/export/sealtrace-export
 
 . scripts/xsession.sh
 xsession_start "$T"
@@ -22,15 +29,31 @@ mkdir -p "$T/work"
 (cd "$T/work" && xterm -title "demo shell" -class DemoTerm -geometry 90x30+0+0 >/dev/null 2>&1 &)
 for _ in $(seq 1 200); do W=$(xdotool search --class DemoTerm 2>/dev/null | head -1) && [ -n "$W" ] && break; sleep 0.05; done
 
-echo "== enroll (development mode) and accept the notice"
-"$KIT" keygen "$T"
-"$B/src/server/sealtrace" policy notice policies/default.json >"$T/notice.txt"
-hash=$(sha256sum "$T/notice.txt" | cut -d' ' -f1)
-"$AGENT" enroll --local --state-dir "$T/agent" --policy policies/default.json \
-	--notice "$T/notice.txt" --recipient "$T/person.pub" \
-	--accept-notice "$hash" | tail -2
+echo "== export host: master key pair (the server gets the public half only)"
+mkdir -m 700 "$T/export"
+"$EXPORT" keygen --out "$T/export"
+echo "== sealtrace init and serve (HTTPS on 127.0.0.1, a free port)"
+"$ST" init "$T/server" --policy policies/default.json \
+	--master-public "$T/export/master.pub" --listen 127.0.0.1:0 >"$T/init.out"
+grep -v 'sta_' "$T/init.out" || true
+export SEALTRACE_TOKEN
+SEALTRACE_TOKEN=$(grep -oE 'sta_[A-Za-z0-9_-]{43}' "$T/init.out" | head -1)
+"$ST" serve --data "$T/server" --url-file "$T/url" 2>"$T/server.log" &
+PIDS+=($!)
+for _ in $(seq 1 200); do [ -s "$T/url" ] && break; sleep 0.05; done
+export SEALTRACE_URL SEALTRACE_CA=$T/server/tls/ca.pem
+SEALTRACE_URL=$(cat "$T/url")
+echo "server: $SEALTRACE_URL"
+"$ST" user add demo@example.com --group research
+TOKEN=$("$ST" enroll-token --user demo@example.com --ttl 10m)
+
+echo "== the agent enrolls with the token and its person accepts the notice"
+"$AGENT" enroll "$SEALTRACE_URL" "$TOKEN" --state-dir "$T/agent" </dev/null | head -1
+hash=$(sha256sum "$T/agent/notice.txt" | cut -d' ' -f1)
+"$AGENT" accept --state-dir "$T/agent" --accept-notice "$hash" </dev/null | tail -1
 export SEALTRACE_AGENT_SOCKET=$T/agent.sock
-"$AGENT" run --dev --state-dir "$T/agent" --backend x11 2>"$T/agent.log" &
+"$AGENT" run --state-dir "$T/agent" --backend x11 --backoff-min-ms 100 \
+	--backoff-max-ms 2000 2>"$T/agent.log" &
 PIDS+=($!)
 for _ in $(seq 1 200); do [ -S "$T/agent.sock" ] && break; sleep 0.05; done
 
@@ -48,14 +71,23 @@ xdotool type --delay 20 "this is typed while paused and never recorded"
 xdotool type --delay 20 "date"; xdotool key Return
 sleep 0.3
 "$AGENT" flush --state-dir "$T/agent" | sed 's/^/status after flush: /'
-"$AGENT" status --state-dir "$T/agent" >/dev/null
+# the uploader sends the spool; wait (bounded) until nothing waits
+for _ in $(seq 1 100); do
+	[ -z "$(ls "$T/agent/spool" | grep '\.seg$')" ] && break
+	sleep 0.1
+done
+"$AGENT" status --state-dir "$T/agent" | sed 's/^/agent status: /'
 kill -TERM "${PIDS[-1]}"
 sleep 0.5
 echo "== agent log (states and counts only)"
 cat "$T/agent.log"
-echo "== the spool, opened with the person's key"
-"$KIT" summary "$T/person.key" "$T/agent/device.pub" "$T/person.pub" "$T/agent/spool"
-"$KIT" dump "$T/person.key" "$T/agent/device.pub" "$T/person.pub" "$T/agent/spool" >"$T/events.jsonl"
+echo "== the server: devices and status (it holds ciphertext only)"
+"$ST" device list
+"$ST" status
+"$ST" backup --out "$T/backup.db"
+echo "== export host: the stored segments, opened with the master secret"
+"$KIT" store-open summary "$T/export/master.key" "$T/backup.db"
+"$KIT" store-open dump "$T/export/master.key" "$T/backup.db" >"$T/events.jsonl"
 printf 'typed_text: %s\n' "$(python3 -c '
 import json,sys
 print("".join(e.get("text","") if e["type"]=="key_press" else "" for e in map(json.loads,open(sys.argv[1]))))' "$T/events.jsonl")"
@@ -63,5 +95,9 @@ echo "first events:"
 head -8 "$T/events.jsonl" | sed 's/^/  /'
 if grep -q "typed while paused" "$T/events.jsonl"; then
 	echo "FAIL: text typed while paused was recorded" >&2
+	exit 1
+fi
+if ! grep -q '"text":"h"' "$T/events.jsonl"; then
+	echo "FAIL: the typed session did not reach the server" >&2
 	exit 1
 fi

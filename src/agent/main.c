@@ -51,11 +51,13 @@ static const char usage[] =
 	"      [--speed X] [--exit-at-end] [--segment-seconds N]\n"
 	"      [--idle-seconds N] [--motion-hz N] [--spool-max BYTES]\n"
 	"      [--data-dir DIR]    (the filter's category lists: DIR/filter)\n"
-	"      [--backoff-min-ms N] [--backoff-max-ms N]\n"
+	"      [--backoff-min-ms N] [--backoff-max-ms N] [--notice-check-seconds N]\n"
 	"                      records until stopped (SIGTERM/SIGINT) and, when\n"
 	"                      enrolled with a server, uploads the spool\n"
 	"                      (retries back off from N ms, default 1000, to at\n"
 	"                      most N ms, default 300000, with full jitter);\n"
+	"                      while it has nothing to send it asks the server\n"
+	"                      for a new notice every N s (default 60);\n"
 	"                      --dev is required for a --local enrollment\n"
 	"  upload [--until-empty] [--backoff-min-ms N] [--backoff-max-ms N]\n"
 	"                      uploads the spool and pending forget requests\n"
@@ -81,7 +83,7 @@ static const char usage[] =
 enum {
 	O_STATE = 1000, O_SOCKET, O_LOCAL, O_POLICY, O_NOTICE, O_RECIPIENT,
 	O_ACCEPT, O_DEV, O_BACKEND, O_DISPLAY, O_EVENTFILE, O_SPEED, O_END,
-	O_SEGSEC, O_IDLESEC, O_HZ, O_SPOOLMAX, O_DATADIR, O_BMIN, O_BMAX,
+	O_SEGSEC, O_IDLESEC, O_HZ, O_SPOOLMAX, O_DATADIR, O_BMIN, O_BMAX, O_NCHECK,
 	O_UNTIL_EMPTY,
 };
 
@@ -105,6 +107,7 @@ static const struct option opts[] = {
 	{"spool-max", required_argument, 0, O_SPOOLMAX},
 	{"data-dir", required_argument, 0, O_DATADIR},
 	{"backoff-min-ms", required_argument, 0, O_BMIN},
+	{"notice-check-seconds", required_argument, 0, O_NCHECK},
 	{"backoff-max-ms", required_argument, 0, O_BMAX},
 	{"until-empty", no_argument, 0, O_UNTIL_EMPTY},
 	{"help", no_argument, 0, 'h'},
@@ -120,6 +123,7 @@ struct args {
 	unsigned long hz;
 	unsigned long long spool_max;
 	uint64_t bmin, bmax;
+	double ncheck_s;
 };
 
 static int die(const char *cmd, const struct st_error *e)
@@ -307,6 +311,12 @@ int main(int argc, char **argv)
 				return 2;
 			*(c == O_BMIN ? &a.bmin : &a.bmax) = (uint64_t)d;
 			break;
+		case O_NCHECK:
+			if (parse_num("--notice-check-seconds", optarg, 0.05,
+				      86400, &d))
+				return 2;
+			a.ncheck_s = d;
+			break;
 		case O_UNTIL_EMPTY: a.until_empty = true; break;
 		case 'h':
 			fputs(usage, stdout);
@@ -404,6 +414,7 @@ int main(int argc, char **argv)
 			.data_dir = a.data_dir,
 			.backoff_min_ms = a.bmin,
 			.backoff_max_ms = a.bmax,
+			.notice_check_ms = (uint64_t)(a.ncheck_s * 1000),
 			.log = stderr,
 		};
 		/* a newly accepted notice ends a run with reload: the next

@@ -466,7 +466,8 @@ int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
 					   .transport = a.transport,
 					   .id = &a.id,
 					   .backoff_min_ms = cfg->backoff_min_ms,
-					   .backoff_max_ms = cfg->backoff_max_ms};
+					   .backoff_max_ms = cfg->backoff_max_ms,
+					   .notice_check_ms = cfg->notice_check_ms};
 		if ((rc = st_upload_new(&uc, &a.up, err)) < 0)
 			goto out;
 	}

@@ -23,6 +23,7 @@ struct st_run_cfg {
 	bool dev;              /* --dev given */
 	const char *data_dir;  /* filter data (category lists); NULL = built in */
 	uint64_t backoff_min_ms, backoff_max_ms; /* uploader; 0 = defaults */
+	uint64_t notice_check_ms;                /* uploader; 0 = default */
 	FILE *log;             /* states and counts only */
 };
 

@@ -52,6 +52,8 @@ struct st_upload {
 	bool fetch_due;            /* the server named a notice we lack */
 	uint8_t pending_hash[32];  /* of notice.pending.txt, when pending */
 	bool have_pending;
+	uint64_t last_check_ns;    /* last answer that named the notice */
+	uint64_t check_ns;         /* idle notice check interval */
 };
 
 /* ---- small helpers ---- */
@@ -220,6 +222,8 @@ int st_notice_check(const char *policy, size_t policy_len, const char *notice,
 }
 
 /* Fetches the current policy and keeps it as pending for accept. */
+static void notice_seen(struct st_upload *u, const char *nh_hex);
+
 static int fetch_policy(struct st_upload *u, struct st_error *err)
 {
 	const struct st_agent_paths *p = u->cfg.paths;
@@ -257,6 +261,17 @@ static int fetch_policy(struct st_upload *u, struct st_error *err)
 		st_error_prefix(err, "GET /v1/device/policy: ");
 		return rc;
 	}
+	u->last_check_ns = st_mono_ns(u->clock);
+	crypto_hash_sha256(nhash, (const uint8_t *)not, nl);
+	if (sodium_memcmp(nhash, u->cfg.id->notice_hash, 32) == 0) {
+		/* still the accepted notice (an idle check, or a change that
+		 * was withdrawn): nothing waits */
+		char nhx[65];
+		hex(nhx, nhash, 32);
+		json_decref(o);
+		notice_seen(u, nhx);
+		return 0;
+	}
 	char path[ST_PATH_MAX];
 	/* the policy (and key) first, the notice last: the pending notice
 	 * is what marks the set complete (accept reads it first) */
@@ -291,6 +306,7 @@ static void notice_seen(struct st_upload *u, const char *nh_hex)
 	uint8_t nh[32];
 	if (unhex(nh, 32, nh_hex) < 0)
 		return;
+	u->last_check_ns = st_mono_ns(u->clock);
 	pthread_mutex_lock(&u->mu);
 	if (sodium_memcmp(nh, u->cfg.id->notice_hash, 32) == 0) {
 		if (u->have_pending) {
@@ -559,6 +575,10 @@ int st_upload_new(const struct st_upload_cfg *cfg, struct st_upload **out,
 	pthread_cond_init(&u->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	u->st.state = ST_UPLOAD_IDLE;
+	u->check_ns = (cfg->notice_check_ms ? cfg->notice_check_ms
+					    : ST_UPLOAD_NOTICE_CHECK_MS_DEFAULT) *
+		      1000000ull;
+	u->last_check_ns = st_mono_ns(u->clock);
 	/* a notice fetched before a restart still waits for acceptance */
 	char path[ST_PATH_MAX];
 	path_of(cfg->paths, ST_PENDING_NOTICE, path);
@@ -853,6 +873,15 @@ int st_upload_step(struct st_upload *u, uint64_t *wait_ms, bool *done,
 		return rc < 0 ? rc : 0;
 	uint64_t seq;
 	if (st_spool_oldest(u->cfg.spool, &seq, NULL) < 0) {
+		if (!u->cfg.until_empty &&
+		    st_mono_ns(u->clock) - u->last_check_ns >= u->check_ns) {
+			/* idle: ask for the notice (see upload.h) */
+			pthread_mutex_lock(&u->mu);
+			u->fetch_due = true;
+			pthread_mutex_unlock(&u->mu);
+			u->last_check_ns = st_mono_ns(u->clock);
+			return 0;
+		}
 		pthread_mutex_lock(&u->mu);
 		u->st.state = ST_UPLOAD_IDLE;
 		pthread_mutex_unlock(&u->mu);

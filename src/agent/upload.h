@@ -6,6 +6,10 @@
  * content or bodies; all its state is on disk (the spool and
  * forget-requests.jsonl), so a restart resumes where it stopped.
  *
+ * An idle uploader asks GET /v1/device/policy every notice_check_ms: a
+ * notice other than the accepted one becomes pending, as from an upload
+ * answer.
+ *
  * What happens to each answer to POST /v1/segments (docs/api.md):
  *   200 stored|duplicate      remove the segment; count it
  *   403/422 device_revoked    stop uploading (state "revoked"), keep it
@@ -31,6 +35,10 @@
 #define ST_UPLOAD_BACKOFF_MAX_MS_DEFAULT (5u * 60 * 1000)
 /* Largest backoff either bound may be set to (a day). */
 #define ST_UPLOAD_BACKOFF_LIMIT_MS (24u * 3600 * 1000)
+/* An idle uploader (nothing to send, so no upload answer names the
+ * current notice) asks the server for its notice this often, so a policy
+ * change reaches an agent that records nothing. */
+#define ST_UPLOAD_NOTICE_CHECK_MS_DEFAULT 60000u
 /* Empty spool: look again after this long (a kick wakes it sooner). */
 #define ST_UPLOAD_IDLE_MS 1000u
 /* Largest answer read from the server (JSON answers are small). */
@@ -77,6 +85,9 @@ struct st_upload_cfg {
 	const struct st_clock *clock;        /* NULL = system */
 	uint64_t backoff_min_ms, backoff_max_ms; /* 0 = defaults */
 	bool until_empty; /* st_upload_run returns once nothing is left */
+	/* Idle notice check interval (0 = ST_UPLOAD_NOTICE_CHECK_MS_DEFAULT);
+	 * never with until_empty. Every upload answer counts as a check. */
+	uint64_t notice_check_ms;
 	/* Test seams. sleep_ms waits ms (NULL: a wait that st_upload_stop and
 	 * st_upload_kick cut short); random returns a uniform value in
 	 * [0, bound] (NULL: libsodium's randombytes). */

@@ -420,7 +420,11 @@ int st_http_start(const struct st_http_cfg *cfg, struct st_http **out,
 			       "http: HTTPS needs a certificate and a key");
 	}
 
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+	/* poll(), not epoll: with libmicrohttpd 0.9.75, epoll and TLS left
+	 * a burst of 64 concurrent handshakes stalled until the connection
+	 * timeout in half of our runs; poll() never did, and has no
+	 * FD_SETSIZE bound either. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
 			 MHD_USE_ERROR_LOG;
 	if (h->tls)

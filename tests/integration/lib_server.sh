@@ -87,3 +87,7 @@ for x in d["devices"]:
 }
 
 device_id_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$1/identity.json"; }
+
+# wait_for runs its command in a child bash: give it these
+export SEALTRACE T
+export -f device_field

@@ -77,7 +77,7 @@ check "...and the token was not spent: it still enrolls on the right server" \
 # ---- no acceptance, no recording ----
 TOKC=$(new_token bob@example.com)
 "$AGENT" enroll "$URL" "$TOKC" --state-dir "$T/c" </dev/null >"$T/c.enroll.log" 2>&1
-printf '{"t":0,"type":"key_press","keycode":38,"keysym":97,"text":"a"}\n' >"$T/one.jsonl"
+printf '{"sealtrace_eventfile":1}\n{"t":0,"type":"key_press","keycode":38,"keysym":97,"mods":0,"text":"a"}\n' >"$T/one.jsonl"
 "$AGENT" run --state-dir "$T/c" --backend eventfile --eventfile "$T/one.jsonl" \
 	--exit-at-end >"$T/c.run.log" 2>&1
 rc=$?

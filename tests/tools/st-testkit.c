@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "core/event_json.h"
 #include "core/file.h"
 #include "core/keys.h"
@@ -24,7 +26,10 @@ static int usage(void)
 		"       st-testkit summary KEY DEVICE_PUB PUBKEY SEG|DIR...\n"
 		"       st-testkit bodies KEY DEVICE_PUB PUBKEY SEG|DIR...\n"
 		"           prints the sha256 of each segment's unsealed body\n"
-		"           prints name: value lines (segments, events, bytes)\n");
+		"           prints name: value lines (segments, events, bytes)\n"
+		"       st-testkit store-open summary|dump MASTER_KEY DB\n"
+		"           opens every segment of a copy of the server's\n"
+		"           database with the master secret (export host)\n");
 	return 2;
 }
 
@@ -40,18 +45,12 @@ struct tot {
 
 static bool bodies_mode;
 
-static int do_file(const char *path, const uint8_t *sk, const uint8_t *pk,
-		   const uint8_t *dpk, bool dump, struct tot *t)
+static void do_bytes(const char *path, const struct st_buf *bp,
+		     const uint8_t *sk, const uint8_t *pk, const uint8_t *dpk,
+		     bool dump, struct tot *t)
 {
-	struct st_buf b;
+	const struct st_buf b = *bp;
 	struct st_error e = {0};
-	st_buf_init(&b, false);
-	if (st_file_read(path, ST_SEG_HEADER_LEN + ST_SEG_CIPHER_MAX, &b, &e) < 0) {
-		fprintf(stderr, "%s\n", e.msg);
-		st_buf_fini(&b);
-		t->bad++;
-		return 1;
-	}
 	struct st_events evs;
 	struct st_segment_header h;
 	st_events_init(&evs, true);
@@ -94,7 +93,79 @@ static int do_file(const char *path, const uint8_t *sk, const uint8_t *pk,
 		}
 	}
 	st_events_fini(&evs);
+}
+
+static int do_file(const char *path, const uint8_t *sk, const uint8_t *pk,
+		   const uint8_t *dpk, bool dump, struct tot *t)
+{
+	struct st_buf b;
+	struct st_error e = {0};
+	st_buf_init(&b, false);
+	if (st_file_read(path, ST_SEG_HEADER_LEN + ST_SEG_CIPHER_MAX, &b, &e) < 0) {
+		fprintf(stderr, "%s\n", e.msg);
+		st_buf_fini(&b);
+		t->bad++;
+		return 1;
+	}
+	do_bytes(path, &b, sk, pk, dpk, dump, t);
 	st_buf_fini(&b);
+	return 0;
+}
+
+/* What the export host can do with the master secret: unseal each
+ * person's key from a copy of the server's database and open every stored
+ * segment. A preview of export for tests and the main job; the real export
+ * (purpose-gated, audited) is sealtrace-export. */
+static int store_open(const char *master_key, const char *db_path, bool dump,
+		      struct tot *t)
+{
+	struct st_error e = {0};
+	uint8_t *msk = st_secret_new(32), mpk[32];
+	if (st_key_read(master_key, ST_KEY_MASTER_SECRET, msk, 32, true, &e) < 0) {
+		fprintf(stderr, "st-testkit: %s\n", e.msg);
+		st_secret_free(msk);
+		return 1;
+	}
+	crypto_scalarmult_base(mpk, msk);
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "st-testkit: %s: cannot open\n", db_path);
+		sqlite3_close(db);
+		st_secret_free(msk);
+		return 1;
+	}
+	sqlite3_stmt *q = NULL;
+	sqlite3_prepare_v2(db,
+		"SELECT p.public_key, p.sealed_secret, d.public_key, s.header, "
+		"s.ciphertext, s.seq FROM segments s JOIN devices d ON "
+		"d.id = s.device_id JOIN people p ON p.id = s.person_id "
+		"ORDER BY s.device_id, s.seq", -1, &q, NULL);
+	uint8_t *psk = st_secret_new(32);
+	while (q && sqlite3_step(q) == SQLITE_ROW) {
+		struct st_buf b;
+		st_buf_init(&b, false);
+		st_buf_put(&b, sqlite3_column_blob(q, 3), (size_t)sqlite3_column_bytes(q, 3));
+		st_buf_put(&b, sqlite3_column_blob(q, 4), (size_t)sqlite3_column_bytes(q, 4));
+		const uint8_t *ppk = sqlite3_column_blob(q, 0);
+		const uint8_t *sealed = sqlite3_column_blob(q, 1);
+		const uint8_t *dpk = sqlite3_column_blob(q, 2);
+		char name[64];
+		snprintf(name, sizeof name, "stored segment %lld",
+			 (long long)sqlite3_column_int64(q, 5));
+		if (!sealed || sqlite3_column_bytes(q, 1) != 80 ||
+		    crypto_box_seal_open(psk, sealed, 80, mpk, msk) != 0) {
+			fprintf(stderr, "%s: the person key does not open with "
+				"this master key (erased?)\n", name);
+			t->bad++;
+		} else {
+			do_bytes(name, &b, psk, ppk, dpk, dump, t);
+		}
+		st_buf_fini(&b);
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	st_secret_free(psk);
+	st_secret_free(msk);
 	return 0;
 }
 
@@ -141,6 +212,17 @@ int main(int argc, char **argv)
 			goto fail;
 		st_secret_free(sk);
 		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "store-open")) {
+		struct tot t = {0};
+		bool d = !strcmp(argv[2], "dump");
+		if (store_open(argv[3], argv[4], d, &t))
+			return 1;
+		if (!d)
+			printf("segments: %zu segments\nevents: %zu events\n"
+			       "sealed_bytes: %zu bytes\nunreadable: %zu segments\n",
+			       t.segments, t.events, t.bytes, t.bad);
+		return t.bad ? 1 : 0;
 	}
 	if (argc < 6 || (strcmp(argv[1], "dump") && strcmp(argv[1], "summary") &&
 			 strcmp(argv[1], "bodies")))

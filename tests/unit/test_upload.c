@@ -851,6 +851,90 @@ static void a_withdrawn_notice_change_clears_the_pending_one(void **st)
 	fake_fini(&f);
 }
 
+/* An idle uploader sends nothing, so no upload answer names the current
+ * notice: it asks for it every notice_check_ms, and only a notice other
+ * than the accepted one becomes pending. until_empty never asks. */
+static void an_idle_uploader_checks_the_notice_every_interval(void **st)
+{
+	(void)st;
+	size_t pl;
+	struct st_buf notice;
+	char ph[65], nh[65];
+	char *pol = policy_text(&pl, &notice, ph, nh);
+	char pk[64];
+	sodium_bin2base64(pk, sizeof pk, PPK, 32, sodium_base64_VARIANT_ORIGINAL);
+	json_t *o = json_pack("{s:s, s:s, s:s%, s:s, s:s}", "policy", pol,
+			      "policy_hash", ph, "notice", (char *)notice.p,
+			      notice.len, "notice_hash", nh,
+			      "person_public_key", pk);
+	char *pbody = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	uint8_t saved[32];
+	memcpy(saved, ID.notice_hash, 32);
+	/* the server's notice is the accepted one */
+	crypto_hash_sha256(ID.notice_hash, notice.p, notice.len);
+
+	struct st_spool *sp = spool_with(0);
+	struct fake f;
+	fake_init(&f);
+	push(&f, (struct step){.status = 200, .body = pbody});
+	push(&f, (struct step){.status = 200, .body = pbody});
+	struct st_upload_cfg c = {.paths = &P, .spool = sp,
+				  .transport = &f.base, .id = &ID,
+				  .clock = &S.clock, .notice_check_ms = 60000,
+				  .sleep_ms = fake_sleep,
+				  .random = fake_random, .seam_ctx = &S};
+	struct st_upload *u = NULL;
+	struct st_error e = {0};
+	assert_int_equal(st_upload_new(&c, &u, &e), 0);
+	uint64_t w;
+	bool done;
+	assert_int_equal(st_upload_step(u, &w, &done, &e), 0);
+	assert_true(done);
+	assert_int_equal(f.nreq, 0); /* not yet due */
+	S.mc.mono += 59999ull * 1000000ull;
+	assert_int_equal(st_upload_step(u, &w, &done, &e), 0);
+	assert_int_equal(f.nreq, 0);
+	S.mc.mono += 1000000ull;
+	for (int i = 0; i < 3 && f.nreq == 0; i++)
+		assert_int_equal(st_upload_step(u, &w, &done, &e), 0);
+	assert_int_equal(f.nreq, 1);
+	assert_string_equal(f.req[0].path, "/v1/device/policy");
+	assert_true(signed_by_device(&f.req[0]));
+	struct st_upload_stats s;
+	st_upload_stats(u, &s);
+	assert_false(s.notice_pending); /* the same notice: nothing waits */
+	assert_false(exists(ST_PENDING_NOTICE));
+	/* the next interval, and the server has a new notice */
+	ID.notice_hash[0] ^= 1;
+	S.mc.mono += 60000ull * 1000000ull;
+	for (int i = 0; i < 3 && f.nreq == 1; i++)
+		assert_int_equal(st_upload_step(u, &w, &done, &e), 0);
+	assert_int_equal(f.nreq, 2);
+	st_upload_stats(u, &s);
+	assert_true(s.notice_pending);
+	assert_true(exists(ST_PENDING_NOTICE));
+	st_upload_free(u);
+	/* the upload command (until_empty) never asks */
+	c.until_empty = true;
+	assert_int_equal(st_upload_new(&c, &u, &e), 0);
+	S.mc.mono += 120000ull * 1000000ull;
+	assert_int_equal(st_upload_run(u, &e), 0);
+	assert_int_equal(f.nreq, 2);
+	st_upload_free(u);
+	memcpy(ID.notice_hash, saved, 32);
+	char path[ST_PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/" ST_PENDING_NOTICE, D);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/" ST_PENDING_POLICY, D);
+	unlink(path);
+	st_spool_close(sp);
+	fake_fini(&f);
+	free(pbody);
+	free(pol);
+	st_buf_fini(&notice);
+}
+
 static void bad_backoff_bounds_are_refused(void **st)
 {
 	(void)st;
@@ -884,6 +968,7 @@ int main(void)
 		T(a_new_notice_is_fetched_and_kept_as_pending),
 		T(a_notice_that_does_not_match_its_hash_is_not_kept),
 		T(a_withdrawn_notice_change_clears_the_pending_one),
+		T(an_idle_uploader_checks_the_notice_every_interval),
 		T(bad_backoff_bounds_are_refused),
 	};
 	return cmocka_run_group_tests(t, group_setup, group_teardown);
