@@ -14,9 +14,9 @@
 # shellcheck disable=SC2016 # wait_for's tests expand late, on purpose
 set -eu
 
-DEVICES=${1:-200}
-SEGMENTS=${2:-120}
-WORKERS=${3:-16}
+DEVICES=${1:-256}
+SEGMENTS=${2:-180}
+WORKERS=${3:-32}
 MAX_SECONDS=${MAX_SECONDS:-300}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}

@@ -782,24 +782,17 @@ static void h_ca(struct st_api *a, struct st_http_req *r)
 	reply_json(r, 200, j);
 }
 
-/* Enrollment with the store API: the device row must name the token's
- * person, which only the token row knows. A device with an all-zero
- * person asks the store for the token's person; a store that insists on
- * a match answers ST_E_PERSON_MISMATCH with the token row, and we ask
- * once more with its person (the token is still unused then). */
+/* The device row leaves its person all zero: the store gives it the
+ * token's person inside the enrollment transaction (store.h), and *tok
+ * says which. */
 static int enroll_store(struct st_store *s, const uint8_t hash[32],
 			struct st_device *d, int64_t t,
 			struct st_enroll_token *tok, struct st_error *err)
 {
 	memset(tok, 0, sizeof *tok);
+	memset(d->person_id, 0, sizeof d->person_id);
 	int rc = st_store_enroll(s, hash, d, t, tok, err);
-	static const uint8_t zero[16];
-	if (rc == ST_E_PERSON_MISMATCH &&
-	    sodium_memcmp(tok->person_id, zero, 16) != 0) {
-		memcpy(d->person_id, tok->person_id, 16);
-		rc = st_store_enroll(s, hash, d, t, tok, err);
-	}
-	if (rc == 0 && sodium_is_zero(d->person_id, 16))
+	if (rc == 0)
 		memcpy(d->person_id, tok->person_id, 16);
 	return rc;
 }
@@ -1028,6 +1021,17 @@ static void h_dev_forget(struct st_api *a, struct st_http_req *r,
 	uint64_t deleted = 0;
 	pthread_mutex_lock(&a->store_mu);
 	rc = st_store_forget(a->admin_store, &f, &deleted, &e);
+	if (rc == 0 && deleted) {
+		/* forgotten means gone from the files too: with
+		 * secure_delete on, the log must not keep the old pages.
+		 * A reader holding the log open can make this fail; the
+		 * next checkpoint (SQLite's own, or the next forget) then
+		 * does it, so the answer does not depend on it. */
+		struct st_error ce = {0};
+		if (st_store_checkpoint(a->admin_store, &ce) < 0 && a->log)
+			fprintf(a->log, "sealtrace serve: checkpoint after "
+				"forget: %s\n", ce.msg);
+	}
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
 		reply_err(r, ST_API_DEVICE, rc, &e);
@@ -1369,12 +1373,9 @@ static void h_policy_get(struct st_api *a, struct st_http_req *r)
 	cache_get(a, &pc);
 	json_t *j = policy_json(&p);
 	if (j)
-		json_object_set_new(
-			j, "applied_s",
-			j_int(pc.have && !memcmp(pc.hash, p.hash, 32) &&
-					      pc.applied_s
-				      ? pc.applied_s
-				      : p.created_s));
+		json_object_set_new(j, "applied_s",
+				    j_int(p.applied_s ? p.applied_s
+						      : p.created_s));
 	st_store_policy_fini(&p);
 	reply_json(r, 200, j);
 }

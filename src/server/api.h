@@ -51,14 +51,6 @@
 /* List answers: pages of ST_STORE_LIST_MAX rows, at most this many pages. */
 #define ST_API_LIST_PAGES_MAX 100u
 
-/* Lease key files, written by `sealtrace init` (to move to core/keys.h). */
-#ifndef ST_KEY_LEASE_SECRET
-#define ST_KEY_LEASE_SECRET "lease-ed25519-secret"
-#endif
-#ifndef ST_KEY_LEASE_PUBLIC
-#define ST_KEY_LEASE_PUBLIC "lease-ed25519-public"
-#endif
-
 /* Which table column of docs/api.md a refusal falls under: the same id
  * means different statuses for a segment (422) and a signed request. */
 enum st_api_kind {

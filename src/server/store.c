@@ -775,6 +775,16 @@ int st_store_forget(struct st_store *s, const struct st_forget *f,
 	return rc;
 }
 
+int st_store_checkpoint(struct st_store *s, struct st_error *err)
+{
+	CHECK_VALID(s, "checkpoint");
+	if (s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "checkpoint: a transaction is open; commit or "
+			       "roll back first");
+	return after_call(s, "checkpoint", s->type->checkpoint(s, err), err);
+}
+
 int st_store_backup(struct st_store *s, const char *path,
 		    struct st_error *err)
 {
@@ -1143,6 +1153,11 @@ static int fault_backup(struct st_store *s, const char *path,
 	FAULT_FWD(s, "backup", IN(s)->type->backup(IN(s), path, err));
 }
 
+static int fault_checkpoint(struct st_store *s, struct st_error *err)
+{
+	FAULT_FWD(s, "checkpoint", IN(s)->type->checkpoint(IN(s), err));
+}
+
 static int fault_counts(struct st_store *s, struct st_store_counts *out,
 			struct st_error *err)
 {
@@ -1189,6 +1204,7 @@ static const struct st_store_type fault_type = {
 	.policy_get_current = fault_policy_get_current,
 	.forget = fault_forget,
 	.backup = fault_backup,
+	.checkpoint = fault_checkpoint,
 	.counts = fault_counts,
 };
 

@@ -122,6 +122,7 @@ struct st_store_policy {
 	const uint8_t *notice; /* the bytes the agent shows */
 	size_t notice_len;
 	int64_t created_s;
+	int64_t applied_s; /* get_current: when it last became current */
 	void *owned_; /* get: the allocation behind json and notice */
 };
 void st_store_policy_fini(struct st_store_policy *p);
@@ -314,6 +315,9 @@ struct st_store_type {
 	/* Outside any transaction (the front sees to it). */
 	int (*backup)(struct st_store *s, const char *path,
 		      struct st_error *err);
+	/* Outside any transaction: moves every committed page out of the
+	 * write-ahead log into the database and empties the log. */
+	int (*checkpoint)(struct st_store *s, struct st_error *err);
 	int (*counts)(struct st_store *s, struct st_store_counts *out,
 		      struct st_error *err);
 };
@@ -517,6 +521,13 @@ int st_store_backup(struct st_store *s, const char *path,
 
 /* tokens counts revoked and expired ones too; enroll_tokens_unused counts
  * tokens no device has used, expired or not. */
+/* Checkpoints and truncates the write-ahead log (outside a transaction;
+ * ST_E_STATE inside one). With secure_delete on, deleted rows are then
+ * gone from the files, not only from the tables: forget and erase call it.
+ * A reader holding an old snapshot can keep the log from emptying; the
+ * call then reports SQLITE_BUSY and should be retried. */
+int st_store_checkpoint(struct st_store *s, struct st_error *err);
+
 struct st_store_counts {
 	uint64_t people, devices, devices_active, segments, segment_bytes,
 		flags, tokens, enroll_tokens_unused;

@@ -236,7 +236,8 @@ static const char *const sql[S_COUNT] = {
 	[S_SETTING_PUT] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
 			  " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[S_POLICY_CURRENT] = "SELECT p.hash, p.canonical_json, p.notice,"
-			     " p.notice_hash, p.created_s FROM settings s"
+			     " p.notice_hash, p.created_s, p.applied_s"
+			     " FROM settings s"
 			     " JOIN policies p ON p.hash = s.value"
 			     " WHERE s.key = 'current_policy'",
 	[S_FORGET_GET] = "SELECT deleted FROM forgets"
@@ -1445,6 +1446,8 @@ static int sq_policy_get_current(struct st_store *s,
 	int ret = 0;
 	if (rc == SQLITE_ROW) {
 		ret = read_policy(q, st, out, "policy get current", err);
+		if (ret == 0)
+			out->applied_s = sqlite3_column_int64(st, 5);
 	} else if (rc == SQLITE_DONE) {
 		ret = st_fail(err, ST_E_NOT_FOUND,
 			      "policy: no current policy; apply one with "
@@ -1511,6 +1514,18 @@ static int sq_forget(struct st_store *s, const struct st_forget *f,
 /* Copies the database, as one read snapshot, into a new file made 0600
  * here: the copy holds sealed person keys like the original. A failed
  * copy is removed, so a file at path is always a whole backup. */
+static int sq_checkpoint(struct st_store *s, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	int log = 0, moved = 0;
+	int rc = sqlite3_wal_checkpoint_v2(q->db, "main",
+					   SQLITE_CHECKPOINT_TRUNCATE, &log,
+					   &moved);
+	if (rc != SQLITE_OK)
+		return sq_fail(q, rc, "checkpoint", err);
+	return 0;
+}
+
 static int sq_backup(struct st_store *s, const char *path,
 		     struct st_error *err)
 {
@@ -1643,5 +1658,6 @@ const struct st_store_type st_store_sqlite = {
 	.policy_get_current = sq_policy_get_current,
 	.forget = sq_forget,
 	.backup = sq_backup,
+	.checkpoint = sq_checkpoint,
 	.counts = sq_counts,
 };

@@ -5,7 +5,9 @@
 # end the server holds every segment exactly once and the agent's spool is
 # empty. Then the server stays down while the agent has more to send (short
 # backoff settings): the agent keeps it spooled and catches up once the
-# server is back. Prints TAP.
+# server is back. Last, SIGTERM during an upload: the server stops cleanly
+# (exit 0), what it acknowledged is kept, and the agent sends the rest to
+# the restarted server. Prints TAP.
 source "$SRC/tests/integration/lib.sh"
 source "$SRC/tests/integration/lib_server.sh"
 
@@ -59,4 +61,22 @@ restart_server
 wait "$UP"
 check "after the server is back the agent catches up" test $? -eq 0
 check "the server holds all $((N + 20))" test "$(device_field "$A_ID" segments)" = "$((N + 20))"
+
+# ---- SIGTERM mid-upload: a clean stop, nothing acknowledged lost ----
+"$SRVKIT" spool-fill "$T/a" 300 9 >/dev/null
+timeout 120 "$AGENT" upload --until-empty --state-dir "$T/a" --backoff-min-ms 50 \
+	--backoff-max-ms 400 >"$T/upload3.log" 2>&1 &
+UP=$!
+wait_for 10 bash -c "[ \$(ls '$T/a/spool' | grep -c '\.seg\$') -lt 290 ]"
+kill -TERM "$SRV_PID"
+wait "$SRV_PID"
+rc=$?
+check "SIGTERM during uploads stops the server cleanly (exit $rc)" test "$rc" -eq 0
+left=$(ls "$T/a/spool" | grep -c '\.seg$')
+check "it stopped mid-upload ($left of 300 still spooled)" test "$left" -gt 0
+restart_server
+wait "$UP"
+check "after the restart the agent sends the rest" test $? -eq 0
+check "the server holds all $((N + 320)), each once" test "$(device_field "$A_ID" segments)" = "$((N + 320))"
+check "with no gap" test "$(device_field "$A_ID" gaps)" = 0
 finish

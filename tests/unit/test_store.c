@@ -1556,6 +1556,58 @@ static void seqs_of(struct fx *f, uint8_t dev, char *out)
 		fail_msg("segment list: %s", e.msg);
 }
 
+/* Whether a file holds a byte string anywhere (0 for a missing file). */
+static bool file_has(const char *path, const uint8_t *needle, size_t n)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return false;
+	fseek(fp, 0, SEEK_END);
+	long len = ftell(fp);
+	rewind(fp);
+	uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
+	size_t got = fread(b, 1, len > 0 ? (size_t)len : 0, fp);
+	fclose(fp);
+	bool found = got >= n && memmem(b, got, needle, n) != NULL;
+	free(b);
+	return found;
+}
+
+/* Forget is real on disk: with secure_delete on and the log checkpointed
+ * and truncated, no file of the store holds the forgotten ciphertext. */
+static void forget_and_checkpoint_leave_no_copy_in_any_file(void **state)
+{
+	struct fx *f = *state;
+	world(f);
+	struct fake_seg x;
+	fake(&x, 0xd1, 1, 7, 0);
+	static const char mark[] = "forgotten ciphertext 4f1c";
+	for (size_t i = 0; i + sizeof mark <= sizeof x.body; i += sizeof mark)
+		memcpy(x.body + i, mark, sizeof mark - 1);
+	int o = 0;
+	struct st_error e = {0};
+	assert_int_equal(st_store_segment_put(f->s, &x.g, &o, &e), 0);
+	char wal[PATH_MAX + 8];
+	snprintf(wal, sizeof wal, "%s-wal", f->db);
+	assert_true(file_has(wal, (const uint8_t *)mark, sizeof mark - 1) ||
+		    file_has(f->db, (const uint8_t *)mark, sizeof mark - 1));
+	struct st_forget fg = {.from_min = 1000, .to_min = 1001,
+			       .received_s = 2000};
+	id_of(fg.device_id, 0xd1);
+	memset(fg.request_id, 0x07, 16);
+	uint64_t n = 0;
+	assert_int_equal(st_store_forget(f->s, &fg, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(st_store_checkpoint(f->s, &e), 0);
+	assert_false(file_has(wal, (const uint8_t *)mark, sizeof mark - 1));
+	assert_false(file_has(f->db, (const uint8_t *)mark, sizeof mark - 1));
+	/* not inside a transaction */
+	assert_int_equal(st_store_begin(f->s, &e), 0);
+	assert_fails_with(st_store_checkpoint(f->s, &e), ST_E_STATE, &e,
+			  "transaction");
+	assert_int_equal(st_store_rollback(f->s, &e), 0);
+}
+
 static void forget_deletes_overlapping_segments_once(void **state)
 {
 	struct fx *f = *state;
@@ -1988,6 +2040,7 @@ int main(void)
 		T(enrollment_all_or_nothing_under_faults),
 		T(policy_current_set_and_get),
 		T(forget_deletes_overlapping_segments_once),
+		T(forget_and_checkpoint_leave_no_copy_in_any_file),
 		T(forget_under_faults_is_all_or_nothing),
 		T(backup_is_a_whole_private_copy),
 		T(counts_of_every_kind),
