@@ -673,7 +673,7 @@ static void *worker_main(void *arg)
 	 * connection after a GET, but answers an empty upload with 202 and
 	 * keeps it. */
 	if (!w->init_failed) {
-		long status, conns;
+		long status = 0, conns = 0;
 		CURLcode rc;
 		if (r->phase == PHASE_INGEST) {
 			char url[1024];

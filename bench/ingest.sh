@@ -49,14 +49,15 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/st-bench-ingest.XXXXXX")
 SERVE_PID=
 JR_PID=
+BENCH_PID=
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	rc=$?
 	trap - EXIT INT TERM HUP
-	for p in $SERVE_PID $JR_PID; do
+	for p in $BENCH_PID $SERVE_PID $JR_PID; do
 		kill "$p" 2>/dev/null || true
 	done
-	for p in $SERVE_PID $JR_PID; do
+	for p in $BENCH_PID $SERVE_PID $JR_PID; do
 		wait "$p" 2>/dev/null || true
 	done
 	if [ -n "${ST_BENCH_KEEP:-}" ]; then
@@ -152,13 +153,16 @@ fi
 echo "machine: $(nproc) cpus, $(grep -m 1 'model name' /proc/cpuinfo |
 	sed 's/.*: //'), load $(cut -d ' ' -f 1-3 /proc/loadavg)"
 echo "pinning: server and peer '${PIN_SERVER:-none}', load '${PIN_LOAD:-none}'"
-set +e
+# In the background, so that a signal to this script stops it at once
+# (a shell runs its traps only after a foreground command ends).
 # shellcheck disable=SC2086 # PIN_* and PEER_ARGS are word lists
 $PIN_LOAD "$BENCH" --url "$URL" --ca "$CA" --token-file "$TMP/token" \
 	--devices "$DEVICES" --segments "$SEGMENTS" --workers "$WORKERS" \
-	--max-seconds "$MAX_SECONDS" --server-pid "$SERVE_PID" $PEER_ARGS
-brc=$?
-set -e
+	--max-seconds "$MAX_SECONDS" --server-pid "$SERVE_PID" $PEER_ARGS &
+BENCH_PID=$!
+brc=0
+wait "$BENCH_PID" || brc=$?
+BENCH_PID=
 echo "load_after: $(cut -d ' ' -f 1-3 /proc/loadavg) loadavg"
 
 # Cross-checks from each side's own store, after the run.

@@ -228,6 +228,22 @@ static int keep_answer(const struct st_agent_paths *p, const char *url,
 	return rc;
 }
 
+int st_enroll_keep_answer(const struct st_agent_paths *p, const char *url,
+			  const uint8_t *answer, size_t len,
+			  const uint8_t lease_pk[32], const char *local_user,
+			  const char *host, struct st_error *err)
+{
+	json_t *o = json_loadb((const char *)answer, len, 0, NULL);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return st_fail(err, ST_E_JSON, "enroll: the server's answer "
+			       "is not a JSON object");
+	}
+	int rc = keep_answer(p, url, o, lease_pk, local_user, host, err);
+	json_decref(o);
+	return rc;
+}
+
 int st_enroll_server(const struct st_agent_paths *p, const char *url,
 		     const char *token, struct st_error *err)
 {

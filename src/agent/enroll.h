@@ -8,9 +8,9 @@
 
 #include "agent/consent.h"
 #include "core/err.h"
+#include "core/keys.h"
 
 #define ST_CA_DER_MAX (16u << 10) /* the server's CA certificate, DER */
-#define ST_KEY_LEASE_PUBLIC "lease-ed25519-public"
 #define ST_ENROLL_ANSWER_MAX (1u << 20)
 
 /* `sealtrace-agent enroll URL TOKEN`: parses the token, fetches GET /v1/ca
@@ -24,6 +24,13 @@
 int st_enroll_server(const struct st_agent_paths *p, const char *url,
 		     const char *token, struct st_error *err);
 
+/* The checks and writes enroll makes of the server's answer to POST
+ * /v1/enroll (answer: its body): ids, person key, policy and notice against
+ * their hashes, then the folder's files. Exposed for the fuzz target. */
+int st_enroll_keep_answer(const struct st_agent_paths *p, const char *url,
+			  const uint8_t *answer, size_t len,
+			  const uint8_t lease_pk[32], const char *local_user,
+			  const char *host, struct st_error *err);
 /* Whether the folder was enrolled with a server (server.json present). */
 bool st_enrolled_with_server(const struct st_agent_paths *p);
 

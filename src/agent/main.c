@@ -220,6 +220,8 @@ out:
  * or from stdin ("-"). Copied into locked memory the caller frees. */
 static char *take_token(char *arg)
 {
+	if (!arg)
+		return NULL;
 	char *tok = sodium_malloc(ST_TOKEN_TEXT_MAX);
 	if (!tok)
 		return NULL;
@@ -228,7 +230,9 @@ static char *take_token(char *arg)
 			tok[0] = 0;
 		tok[strcspn(tok, "\r\n")] = 0;
 	} else {
-		snprintf(tok, ST_TOKEN_TEXT_MAX, "%s", arg);
+		size_t n = strnlen(arg, ST_TOKEN_TEXT_MAX - 1);
+		memcpy(tok, arg, n);
+		tok[n] = 0;
 		sodium_memzero(arg, strlen(arg));
 	}
 	return tok;

@@ -224,6 +224,25 @@ int st_notice_check(const char *policy, size_t policy_len, const char *notice,
 /* Fetches the current policy and keeps it as pending for accept. */
 static void notice_seen(struct st_upload *u, const char *nh_hex);
 
+/* Whether the person has already accepted this notice on disk (accept
+ * moved it into place) while this uploader still runs with the identity
+ * it started with: then nothing is pending, the run loop reloads. */
+static bool accepted_on_disk(struct st_upload *u, const uint8_t nh[32])
+{
+	char path[ST_PATH_MAX];
+	path_of(u->cfg.paths, "notice.txt", path);
+	struct st_buf b;
+	st_buf_init(&b, false);
+	bool same = false;
+	if (st_file_read(path, ST_NOTICE_MAX, &b, NULL) == 0) {
+		uint8_t h[32];
+		crypto_hash_sha256(h, b.p ? b.p : (const uint8_t *)"", b.len);
+		same = sodium_memcmp(h, nh, 32) == 0;
+	}
+	st_buf_fini(&b);
+	return same;
+}
+
 static int fetch_policy(struct st_upload *u, struct st_error *err)
 {
 	const struct st_agent_paths *p = u->cfg.paths;
@@ -263,7 +282,8 @@ static int fetch_policy(struct st_upload *u, struct st_error *err)
 	}
 	u->last_check_ns = st_mono_ns(u->clock);
 	crypto_hash_sha256(nhash, (const uint8_t *)not, nl);
-	if (sodium_memcmp(nhash, u->cfg.id->notice_hash, 32) == 0) {
+	if (sodium_memcmp(nhash, u->cfg.id->notice_hash, 32) == 0 ||
+	    accepted_on_disk(u, nhash)) {
 		/* still the accepted notice (an idle check, or a change that
 		 * was withdrawn): nothing waits */
 		char nhx[65];
@@ -323,8 +343,9 @@ static void notice_seen(struct st_upload *u, const char *nh_hex)
 			u->st.notice_pending = false;
 		}
 		u->fetch_due = false;
-	} else if (!u->have_pending ||
-		   sodium_memcmp(nh, u->pending_hash, 32) != 0) {
+	} else if ((!u->have_pending ||
+		    sodium_memcmp(nh, u->pending_hash, 32) != 0) &&
+		   !accepted_on_disk(u, nh)) {
 		u->fetch_due = true;
 	}
 	pthread_mutex_unlock(&u->mu);
@@ -587,8 +608,17 @@ int st_upload_new(const struct st_upload_cfg *cfg, struct st_upload **out,
 	if (st_file_read(path, ST_NOTICE_MAX, &b, NULL) == 0) {
 		crypto_hash_sha256(u->pending_hash, b.p ? b.p : (const uint8_t *)"",
 				   b.len);
-		u->have_pending = true;
-		u->st.notice_pending = true;
+		if (sodium_memcmp(u->pending_hash, cfg->id->notice_hash, 32) == 0) {
+			/* a stale copy of the notice now accepted */
+			unlink(path);
+			path_of(cfg->paths, ST_PENDING_POLICY, path);
+			unlink(path);
+			path_of(cfg->paths, ST_PENDING_RECIPIENT, path);
+			unlink(path);
+		} else {
+			u->have_pending = true;
+			u->st.notice_pending = true;
+		}
 	}
 	st_buf_fini(&b);
 	*out = u;

@@ -179,6 +179,16 @@ void st_client_free(struct st_client *c)
 
 /* The code and message of an API error answer. */
 static int api_error(const struct st_buf *b, long status, char *msg,
+		     size_t cap);
+
+int st_client_error_answer(const uint8_t *body, size_t len, long status,
+			   char *msg, size_t cap)
+{
+	const struct st_buf b = {.p = (uint8_t *)body, .len = len, .cap = len};
+	return api_error(&b, status, msg, cap);
+}
+
+static int api_error(const struct st_buf *b, long status, char *msg,
 		     size_t cap)
 {
 	int code = 0;

@@ -59,6 +59,12 @@ void st_client_free(struct st_client *c); /* NULL is fine; wipes the token */
 int st_client_call(struct st_client *c, const struct st_client_req *req,
 		   long *status, struct st_buf *answer, struct st_error *err);
 
+/* The code an error answer body names (as st_client_call maps it) and its
+ * message, cleaned of control characters, into msg (cap bytes). Exposed
+ * for the fuzz target: a server's answer is outside input. */
+int st_client_error_answer(const uint8_t *body, size_t len, long status,
+			   char *msg, size_t cap);
+
 /* Whether a failed call is worth retrying later: transport failures,
  * timeouts, 5xx answers, ST_E_UNAVAILABLE. A refusal (4xx) is not. */
 bool st_client_retryable(int rc, long status);

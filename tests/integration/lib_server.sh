@@ -91,3 +91,6 @@ device_id_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))
 # wait_for runs its command in a child bash: give it these
 export SEALTRACE T
 export -f device_field
+
+# q COMMAND...: runs it with its output in $T/cmd.log (TAP keeps stdout)
+q() { "$@" >>"$T/cmd.log" 2>&1; }

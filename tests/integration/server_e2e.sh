@@ -28,8 +28,8 @@ check "plain HTTP to the TLS port gets no answer" \
 check "an admin call without a token is refused (401)" \
 	test "$(curl -s --cacert "$SEALTRACE_CA" -o /dev/null -w '%{http_code}' "$URL/v1/admin/status")" = 401
 
-check "user add alice" "$SEALTRACE" user add alice@example.com --group eng
-check "user add bob" "$SEALTRACE" user add bob@example.com
+check "user add alice" q "$SEALTRACE" user add alice@example.com --group eng
+check "user add bob" q "$SEALTRACE" user add bob@example.com
 "$SEALTRACE" user list --json >"$T/users.json" 2>>"$T/admin.err"
 check "user list holds both, with public keys only" python3 -c '
 import json, sys
@@ -172,11 +172,11 @@ check "the server still serves after all the bad input" \
 	curl -sf --cacert "$SEALTRACE_CA" "$URL/v1/health" -o /dev/null
 
 # ---- backup, revoke, policy change ----
-check "backup writes a consistent database copy" "$SEALTRACE" backup --out "$T/backup.db"
+check "backup writes a consistent database copy" q "$SEALTRACE" backup --out "$T/backup.db"
 check "the copy holds every stored segment" \
 	test "$(sqlite3 "$T/backup.db" 'select count(*) from segments')" = 39
 check "the backup file is 0600" test "$(stat -c %a "$T/backup.db")" = 600
-check "device revoke" "$SEALTRACE" device revoke "$B_ID"
+check "device revoke" q "$SEALTRACE" device revoke "$B_ID"
 "$SRVKIT" segment "$T/b" "$T/seg-late" ok 8
 got=$(post_segment "$T/seg-late")
 check "a revoked device's segment is refused (got $got)" test "$got" = "422 device_revoked"
@@ -185,7 +185,7 @@ python3 -c '
 import json, sys
 p = json.load(open(sys.argv[1])); p["retention_days"] = 30
 json.dump(p, open(sys.argv[2], "w"))' "$SRC/policies/default.json" "$T/policy2.json"
-check "policy apply" "$SEALTRACE" policy apply "$T/policy2.json"
+check "policy apply" q "$SEALTRACE" policy apply "$T/policy2.json"
 "$SRVKIT" segment "$T/a" "$T/seg-a" ok 1000
 curl -s --cacert "$SEALTRACE_CA" -H 'Content-Type: application/vnd.sealtrace.segment' \
 	--data-binary @"$T/seg-a" "$URL/v1/segments" >"$T/after-apply.json"
