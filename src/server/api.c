@@ -89,6 +89,7 @@ struct st_api {
 	pthread_mutex_t store_mu; /* admin_store */
 	struct st_store *admin_store;
 	struct st_store *ingest_store;
+	struct st_store *check_store;
 
 	pthread_mutex_t pol_mu;
 	struct policy_cache pol;
@@ -104,13 +105,26 @@ struct st_api {
 	pthread_cond_t q_cv;
 	struct job *q[ST_API_QUEUE_MAX];
 	size_t q_head, q_n, q_bytes;
-	bool draining, committer_up;
-	pthread_t committer;
+	bool draining, committer_up, writer_up;
+	pthread_t committer, writer;
 	struct st_ingest_cfg icfg;
-	/* the committer's working arrays, ST_INGEST_BATCH_MAX each */
-	struct job **batch;
-	struct st_ingest_item *items;
-	struct st_ingest_result *res;
+	/* Two batches: the checker fills one while the writer commits the
+	 * other. ready: the one handed to the writer (NULL: none); busy[i]:
+	 * stage i is in the writer's hands. */
+	struct stage {
+		struct job **batch;            /* ST_INGEST_BATCH_MAX each */
+		struct st_ingest_item *items;
+		struct st_ingest_result *res;
+		size_t n;
+		struct st_ingest_prep *prep;   /* NULL when the check failed */
+		int rc;
+		struct st_error e;
+	} stage[2];
+	pthread_mutex_t h_mu;
+	pthread_cond_t h_cv;
+	struct stage *ready;
+	bool busy[2];
+	bool checker_done;
 	struct backlog {
 		uint8_t id[16];
 		uint64_t segs, bytes;
@@ -575,13 +589,12 @@ static json_t *policy_json(const struct st_store_policy *p)
 
 /* ---- committer ---- */
 
+/* The checker: takes what the handlers queued, checks it (signatures and
+ * reads, on check_store) and hands it to the writer. */
 static void *committer_main(void *arg)
 {
 	struct st_api *a = arg;
-	struct job **batch = a->batch;
-	struct st_ingest_item *items = a->items;
-	struct st_ingest_result *res = a->res;
-	struct backlog *bl = a->bl;
+	int cur = 0;
 
 	pthread_mutex_lock(&a->q_mu);
 	for (;;) {
@@ -589,24 +602,77 @@ static void *committer_main(void *arg)
 			pthread_cond_wait(&a->q_cv, &a->q_mu);
 		if (a->q_n == 0)
 			break; /* draining and nothing left */
+		pthread_mutex_unlock(&a->q_mu);
+		/* a stage the writer is done with */
+		pthread_mutex_lock(&a->h_mu);
+		while (a->busy[cur])
+			pthread_cond_wait(&a->h_cv, &a->h_mu);
+		pthread_mutex_unlock(&a->h_mu);
+		struct stage *sg = &a->stage[cur];
+		pthread_mutex_lock(&a->q_mu);
 		size_t n = a->q_n < ST_INGEST_BATCH_MAX ? a->q_n
 							: ST_INGEST_BATCH_MAX;
 		for (size_t i = 0; i < n; i++) {
-			batch[i] = a->q[(a->q_head + i) % ST_API_QUEUE_MAX];
-			a->q_bytes -= batch[i]->len;
+			sg->batch[i] = a->q[(a->q_head + i) % ST_API_QUEUE_MAX];
+			a->q_bytes -= sg->batch[i]->len;
 		}
 		a->q_head = (a->q_head + n) % ST_API_QUEUE_MAX;
 		a->q_n -= n;
 		pthread_mutex_unlock(&a->q_mu);
 
+		sg->n = n;
 		for (size_t i = 0; i < n; i++) {
-			items[i].seg = batch[i]->seg;
-			items[i].len = batch[i]->len;
+			sg->items[i].seg = sg->batch[i]->seg;
+			sg->items[i].len = sg->batch[i]->len;
 		}
-		memset(res, 0, n * sizeof res[0]);
-		struct st_error e = {0};
-		int rc = st_ingest_batch(a->ingest_store, items, n, &a->icfg,
-					 res, &e);
+		memset(sg->res, 0, n * sizeof sg->res[0]);
+		sg->e = (struct st_error){0};
+		sg->prep = NULL;
+		sg->rc = st_ingest_check(a->check_store, sg->items, n, &a->icfg,
+					 sg->res, &sg->prep, &sg->e);
+		/* hand it over once the writer took the previous one */
+		pthread_mutex_lock(&a->h_mu);
+		while (a->ready)
+			pthread_cond_wait(&a->h_cv, &a->h_mu);
+		a->ready = sg;
+		a->busy[cur] = true;
+		pthread_cond_broadcast(&a->h_cv);
+		pthread_mutex_unlock(&a->h_mu);
+		cur ^= 1;
+		pthread_mutex_lock(&a->q_mu);
+	}
+	pthread_mutex_unlock(&a->q_mu);
+	pthread_mutex_lock(&a->h_mu);
+	a->checker_done = true;
+	pthread_cond_broadcast(&a->h_cv);
+	pthread_mutex_unlock(&a->h_mu);
+	return NULL;
+}
+
+/* The writer: commits what the checker passed, in order, on ingest_store,
+ * then answers (only after COMMIT) and records backlog reports. */
+static void *writer_main(void *arg)
+{
+	struct st_api *a = arg;
+	struct backlog *bl = a->bl;
+	for (;;) {
+		pthread_mutex_lock(&a->h_mu);
+		while (!a->ready && !a->checker_done)
+			pthread_cond_wait(&a->h_cv, &a->h_mu);
+		struct stage *sg = a->ready;
+		a->ready = NULL;
+		pthread_cond_broadcast(&a->h_cv);
+		pthread_mutex_unlock(&a->h_mu);
+		if (!sg)
+			break; /* the checker is done and nothing waits */
+		size_t n = sg->n;
+		struct st_ingest_result *res = sg->res;
+		struct job **batch = sg->batch;
+		int rc = sg->rc;
+		struct st_error e = sg->e;
+		if (rc == 0)
+			rc = st_ingest_commit(a->ingest_store, sg->prep, res, &e);
+		sg->prep = NULL;
 		if (rc < 0)
 			logf_(a, "ingest: a batch of %zu segments was not "
 				 "committed: %s", n, e.msg);
@@ -637,6 +703,10 @@ static void *committer_main(void *arg)
 		 * not ours after st_http_resume. */
 		for (size_t i = 0; i < n; i++)
 			st_http_resume(batch[i]->r);
+		pthread_mutex_lock(&a->h_mu);
+		a->busy[sg - a->stage] = false;
+		pthread_cond_broadcast(&a->h_cv);
+		pthread_mutex_unlock(&a->h_mu);
 		if (nb) {
 			int64_t t = now_s(a);
 			struct st_error be = {0};
@@ -653,9 +723,7 @@ static void *committer_main(void *arg)
 				logf_(a, "ingest: backlog reports not "
 					 "recorded: %s", be.msg);
 		}
-		pthread_mutex_lock(&a->q_mu);
 	}
-	pthread_mutex_unlock(&a->q_mu);
 	return NULL;
 }
 
@@ -1740,6 +1808,7 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	if (!a) {
 		st_store_close(c->ingest_store);
 		st_store_close(c->admin_store);
+		st_store_close(c->check_store);
 		return st_fail(err, ST_E_NOMEM, "server: out of memory");
 	}
 	a->cfg = c->cfg;
@@ -1747,21 +1816,31 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	a->log = c->log;
 	a->admin_store = c->admin_store;
 	a->ingest_store = c->ingest_store;
+	a->check_store = c->check_store;
 	a->started_s = now_s(a);
 	pthread_mutex_init(&a->store_mu, NULL);
 	pthread_mutex_init(&a->pol_mu, NULL);
 	pthread_mutex_init(&a->q_mu, NULL);
 	pthread_cond_init(&a->q_cv, NULL);
+	pthread_mutex_init(&a->h_mu, NULL);
+	pthread_cond_init(&a->h_cv, NULL);
 	a->icfg.clock = a->clock;
 	a->icfg.window_past_s = c->cfg->ingest_window_past_s;
 	a->icfg.window_future_s = c->cfg->ingest_window_future_s;
 
 	int rc = 0;
-	a->batch = calloc(ST_INGEST_BATCH_MAX, sizeof *a->batch);
-	a->items = calloc(ST_INGEST_BATCH_MAX, sizeof *a->items);
-	a->res = calloc(ST_INGEST_BATCH_MAX, sizeof *a->res);
+	bool mem = true;
+	for (int i = 0; i < 2; i++) {
+		struct stage *sg = &a->stage[i];
+		sg->batch = calloc(ST_INGEST_BATCH_MAX, sizeof *sg->batch);
+		sg->items = calloc(ST_INGEST_BATCH_MAX, sizeof *sg->items);
+		sg->res = calloc(ST_INGEST_BATCH_MAX, sizeof *sg->res);
+		mem = mem && sg->batch && sg->items && sg->res;
+	}
 	a->bl = calloc(ST_INGEST_BATCH_MAX, sizeof *a->bl);
-	if (!a->batch || !a->items || !a->res || !a->bl) {
+	if (mem && st_ingest_cache_new(&a->icfg.cache) < 0)
+		mem = false;
+	if (!mem || !a->bl || !a->check_store) {
 		rc = st_fail(err, ST_E_NOMEM, "server: out of memory");
 		goto fail;
 	}
@@ -1793,10 +1872,17 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	} else if (rc != ST_E_NOT_FOUND) {
 		goto fail;
 	}
+	rc = pthread_create(&a->writer, NULL, writer_main, a);
+	if (rc != 0) {
+		rc = st_fail(err, st_errno(rc),
+			     "server: cannot start the ingest writer");
+		goto fail;
+	}
+	a->writer_up = true;
 	rc = pthread_create(&a->committer, NULL, committer_main, a);
 	if (rc != 0) {
 		rc = st_fail(err, st_errno(rc),
-			     "server: cannot start the ingest committer");
+			     "server: cannot start the ingest checker");
 		goto fail;
 	}
 	a->committer_up = true;
@@ -1818,6 +1904,16 @@ void st_api_drain(struct st_api *a)
 	if (a->committer_up) {
 		pthread_join(a->committer, NULL);
 		a->committer_up = false;
+	} else {
+		/* the checker never ran: the writer must not wait for it */
+		pthread_mutex_lock(&a->h_mu);
+		a->checker_done = true;
+		pthread_cond_broadcast(&a->h_cv);
+		pthread_mutex_unlock(&a->h_mu);
+	}
+	if (a->writer_up) {
+		pthread_join(a->writer, NULL);
+		a->writer_up = false;
 	}
 }
 
@@ -1828,11 +1924,18 @@ void st_api_free(struct st_api *a)
 	st_api_drain(a);
 	st_store_close(a->ingest_store);
 	st_store_close(a->admin_store);
+	st_store_close(a->check_store);
 	free(a->ca_der);
-	free(a->batch);
-	free(a->items);
-	free(a->res);
+	for (int i = 0; i < 2; i++) {
+		st_ingest_prep_free(a->stage[i].prep);
+		free(a->stage[i].batch);
+		free(a->stage[i].items);
+		free(a->stage[i].res);
+	}
 	free(a->bl);
+	st_ingest_cache_free(a->icfg.cache);
+	pthread_cond_destroy(&a->h_cv);
+	pthread_mutex_destroy(&a->h_mu);
 	pthread_cond_destroy(&a->q_cv);
 	pthread_mutex_destroy(&a->q_mu);
 	pthread_mutex_destroy(&a->pol_mu);

@@ -6,11 +6,15 @@
  * keys); never logs a body, a token or recorded content; never holds a
  * person's secret key longer than one sealing, in locked memory.
  *
- * Threads and the store: two store connections to one database (SQLite's
- * WAL lets a reader and a writer work at once).
- *   - ingest_store: used by the committer thread only, for st_ingest_batch
- *     and the backlog reports. Segment handlers never touch a store: they
- *     queue the body and suspend; the committer answers after COMMIT.
+ * Threads and the store: three store connections to one database (SQLite's
+ * WAL lets readers and a writer work at once).
+ *   - check_store: the checker thread's, for st_ingest_check of a batch
+ *     (signatures and the reads of steps 2-8, no write lock).
+ *   - ingest_store: the writer thread's, for st_ingest_commit and the
+ *     backlog reports. The checker checks batch k+1 while the writer waits
+ *     on the disk for batch k; commits stay in order on this one
+ *     connection. Segment handlers never touch a store: they queue the
+ *     body and suspend; the writer answers after COMMIT.
  *   - admin_store: every other handler, serialised by one mutex (they run
  *     on libmicrohttpd's polling thread or pool).
  * The queue between handlers and committer is bounded in segments and in
@@ -63,7 +67,8 @@ unsigned st_api_status(int code, enum st_api_kind kind);
 
 struct st_api_cfg {
 	const struct st_server_config *cfg;
-	struct st_store *ingest_store; /* taken: the committer's alone */
+	struct st_store *ingest_store; /* taken: the writer thread's alone */
+	struct st_store *check_store;  /* taken: the checker thread's alone */
 	struct st_store *admin_store;  /* taken: handlers', under a mutex */
 	const struct st_clock *clock;  /* NULL = st_clock_system */
 	FILE *log;                     /* state changes; NULL = none */

@@ -50,13 +50,32 @@ struct notice_rule {
 	int keep_level;
 };
 
+/* A notice hash always names the same policy (the store refuses another
+ * policy under a used notice hash), so its rule may be kept across
+ * batches; devices and acceptances change and are read every time. */
+struct st_ingest_cache {
+	struct notice_rule rule[POLICY_CACHE_MAX];
+	size_t n, next;
+};
+
 struct ctx {
 	struct st_store *store;
 	uint64_t now_s;
 	uint64_t past_s, future_s;
-	struct notice_rule cache[POLICY_CACHE_MAX];
-	size_t ncache, next;
+	struct st_ingest_cache own;
+	struct st_ingest_cache *cache; /* the caller's, or own */
 };
+
+int st_ingest_cache_new(struct st_ingest_cache **out)
+{
+	*out = calloc(1, sizeof **out);
+	return *out ? 0 : ST_E_NOMEM;
+}
+
+void st_ingest_cache_free(struct st_ingest_cache *c)
+{
+	free(c);
+}
 
 /* "segment 42 of device 0a1b…" for messages. */
 static void seg_name(const struct st_segment_header *h, char *out, size_t n)
@@ -86,9 +105,10 @@ static int refuse(struct st_ingest_result *r, int code, const char *fmt, ...)
 static int notice_rule(struct ctx *c, const uint8_t nh[32],
 		       const struct notice_rule **out, struct st_error *err)
 {
-	for (size_t i = 0; i < c->ncache; i++)
-		if (!memcmp(c->cache[i].notice_hash, nh, 32)) {
-			*out = &c->cache[i];
+	struct st_ingest_cache *k = c->cache;
+	for (size_t i = 0; i < k->n; i++)
+		if (!memcmp(k->rule[i].notice_hash, nh, 32)) {
+			*out = &k->rule[i];
 			return 0;
 		}
 	struct st_store_policy sp;
@@ -114,10 +134,10 @@ static int notice_rule(struct ctx *c, const uint8_t nh[32],
 			       "(%s); apply a policy that passes `sealtrace "
 			       "policy check`",
 			       perr.msg);
-	size_t slot = c->ncache < POLICY_CACHE_MAX ? c->ncache++
-						   : c->next++ % POLICY_CACHE_MAX;
-	c->cache[slot] = nr;
-	*out = &c->cache[slot];
+	size_t slot = k->n < POLICY_CACHE_MAX ? k->n++
+					      : k->next++ % POLICY_CACHE_MAX;
+	k->rule[slot] = nr;
+	*out = &k->rule[slot];
 	return 0;
 }
 
@@ -260,11 +280,37 @@ static void fail_pending(struct st_ingest_result *res, const bool *pending,
 		}
 }
 
-int st_ingest_batch(struct st_store *store, const struct st_ingest_item *items,
-		    size_t n, const struct st_ingest_cfg *cfg,
-		    struct st_ingest_result *res, struct st_error *err)
+struct st_ingest_prep {
+	size_t n, k;                    /* segments, of which passed */
+	uint64_t now_s;
+	struct st_segment_header *hs;   /* n */
+	struct st_store_segment *recs;  /* k used */
+	size_t *idx;                    /* recs[j] is segment idx[j] */
+	int *outc;
+	bool *pending;                  /* n: passed, answer after COMMIT */
+};
+
+void st_ingest_prep_free(struct st_ingest_prep *p)
 {
-	if (!store || !items || !res || n < 1 || n > ST_INGEST_BATCH_MAX)
+	if (!p)
+		return;
+	free(p->hs);
+	free(p->recs);
+	free(p->idx);
+	free(p->outc);
+	free(p->pending);
+	free(p);
+}
+
+int st_ingest_check(struct st_store *store, const struct st_ingest_item *items,
+		    size_t n, const struct st_ingest_cfg *cfg,
+		    struct st_ingest_result *res, struct st_ingest_prep **out,
+		    struct st_error *err)
+{
+	if (out)
+		*out = NULL;
+	if (!store || !items || !res || !out || n < 1 ||
+	    n > ST_INGEST_BATCH_MAX)
 		return st_fail(err, ST_E_INVAL,
 			       "ingest: %zu segments (1..%d), or no store",
 			       n, ST_INGEST_BATCH_MAX);
@@ -278,76 +324,116 @@ int st_ingest_batch(struct st_store *store, const struct st_ingest_item *items,
 			       ST_INGEST_WINDOW_MAX_S);
 	const struct st_clock *clk = cfg->clock ? cfg->clock : &st_clock_system;
 	struct ctx *c = calloc(1, sizeof *c);
-	struct st_segment_header *hs = calloc(n, sizeof *hs);
-	struct st_store_segment *recs = calloc(n, sizeof *recs);
-	size_t *idx = calloc(n, sizeof *idx);
-	int *outc = calloc(n, sizeof *outc);
-	bool *pending = calloc(n, sizeof *pending);
+	struct st_ingest_prep *p = calloc(1, sizeof *p);
 	int rc = 0;
-	if (!c || !hs || !recs || !idx || !outc || !pending) {
-		rc = st_fail(err, ST_E_NOMEM, "ingest: out of memory");
-		goto out;
+	if (p) {
+		p->n = n;
+		p->hs = calloc(n, sizeof *p->hs);
+		p->recs = calloc(n, sizeof *p->recs);
+		p->idx = calloc(n, sizeof *p->idx);
+		p->outc = calloc(n, sizeof *p->outc);
+		p->pending = calloc(n, sizeof *p->pending);
+	}
+	if (!c || !p || !p->hs || !p->recs || !p->idx || !p->outc ||
+	    !p->pending) {
+		free(c);
+		st_ingest_prep_free(p);
+		return st_fail(err, ST_E_NOMEM, "ingest: out of memory");
 	}
 	c->store = store;
+	c->cache = cfg->cache ? cfg->cache : &c->own;
 	c->now_s = st_wall_ns(clk) / 1000000000u;
+	p->now_s = c->now_s;
 	c->past_s = cfg->window_past_s ? cfg->window_past_s
 				       : ST_INGEST_WINDOW_DEFAULT_S;
 	c->future_s = cfg->window_future_s ? cfg->window_future_s
 					   : ST_INGEST_WINDOW_DEFAULT_S;
 
 	memset(res, 0, n * sizeof *res);
-	size_t k = 0;
+	/* one snapshot and one set of locks for every read of the batch */
+	bool in_read = false;
 	for (size_t i = 0; i < n; i++) {
 		struct st_ingest_result *r = &res[i];
 		const uint8_t *seg = items[i].seg;
 		size_t len = items[i].len;
 		struct st_error e = {0};
 		/* 1. header structure */
-		int prc = seg ? st_segment_parse_header(seg, len, &hs[i], &e)
+		int prc = seg ? st_segment_parse_header(seg, len, &p->hs[i], &e)
 			      : st_fail(&e, ST_E_INVAL, "segment: no bytes");
 		if (prc < 0) {
 			refuse(r, prc, "%s", e.msg);
 			continue;
 		}
 		r->parsed = true;
-		memcpy(r->device_id, hs[i].device_id, 16);
-		r->seq = hs[i].seq;
-		if (hs[i].seq > INT64_MAX || hs[i].lease_seq > INT64_MAX) {
+		memcpy(r->device_id, p->hs[i].device_id, 16);
+		r->seq = p->hs[i].seq;
+		if (p->hs[i].seq > INT64_MAX || p->hs[i].lease_seq > INT64_MAX) {
 			char name[96];
-			seg_name(&hs[i], name, sizeof name);
+			seg_name(&p->hs[i], name, sizeof name);
 			refuse(r, ST_E_CAP,
 			       "%s: sequence or lease sequence over 2^63-1",
 			       name);
 			continue;
 		}
-		rc = check_one(c, seg, len, &hs[i], r, err);
+		if (!in_read && !st_store_in_tx(store)) {
+			if ((rc = st_store_begin_read(store, err)) < 0) {
+				for (size_t j = i; j < n; j++)
+					p->pending[j] = true;
+				fail_pending(res, p->pending, n, rc, err);
+				goto fail;
+			}
+			in_read = true;
+		}
+		rc = check_one(c, seg, len, &p->hs[i], r, err);
 		if (rc < 0) {
 			/* the store failed: no answer for this segment, those
 			 * after it, or those that had passed */
 			for (size_t j = i; j < n; j++)
-				pending[j] = true;
-			fail_pending(res, pending, n, rc, err);
-			goto out;
+				p->pending[j] = true;
+			fail_pending(res, p->pending, n, rc, err);
+			goto fail;
 		}
 		if (r->code < 0)
 			continue;
-		pending[i] = true;
-		to_record(seg, len, &hs[i], c->now_s, &recs[k]);
-		idx[k++] = i;
+		p->pending[i] = true;
+		to_record(seg, len, &p->hs[i], c->now_s, &p->recs[p->k]);
+		p->idx[p->k++] = i;
 	}
-	if (k == 0)
+	if (in_read)
+		st_store_rollback(store, NULL); /* read only: nothing to keep */
+	free(c);
+	*out = p;
+	return 0;
+fail:
+	if (in_read && st_store_in_tx(store))
+		st_store_rollback(store, NULL);
+	free(c);
+	st_ingest_prep_free(p);
+	return rc;
+}
+
+int st_ingest_commit(struct st_store *store, struct st_ingest_prep *p,
+		     struct st_ingest_result *res, struct st_error *err)
+{
+	if (!store || !p || !res) {
+		st_ingest_prep_free(p);
+		return st_fail(err, ST_E_INVAL, "ingest commit: no store, "
+			       "batch or answers");
+	}
+	int rc = 0;
+	if (p->k == 0)
 		goto out;
-	rc = st_store_segment_put_batch(store, recs, k, outc, err);
+	rc = st_store_segment_put_batch(store, p->recs, p->k, p->outc, err);
 	if (rc < 0) {
-		fail_pending(res, pending, n, rc, err);
+		fail_pending(res, p->pending, p->n, rc, err);
 		goto out;
 	}
 	/* COMMIT has returned: now, and only now, the answers. */
-	for (size_t j = 0; j < k; j++) {
-		struct st_ingest_result *r = &res[idx[j]];
-		if (outc[j] == ST_STORE_CONFLICT) {
+	for (size_t j = 0; j < p->k; j++) {
+		struct st_ingest_result *r = &res[p->idx[j]];
+		if (p->outc[j] == ST_STORE_CONFLICT) {
 			char name[96];
-			seg_name(&hs[idx[j]], name, sizeof name);
+			seg_name(&p->hs[p->idx[j]], name, sizeof name);
 			refuse(r, ST_E_CONFLICT,
 			       "%s: this sequence already holds other content; "
 			       "refused and flagged (a device must never reuse "
@@ -355,17 +441,23 @@ int st_ingest_batch(struct st_store *store, const struct st_ingest_item *items,
 			       name);
 		} else {
 			r->code = 0;
-			r->outcome = outc[j];
+			r->outcome = p->outc[j];
 		}
 	}
 out:
-	free(c);
-	free(hs);
-	free(recs);
-	free(idx);
-	free(outc);
-	free(pending);
+	st_ingest_prep_free(p);
 	return rc;
+}
+
+int st_ingest_batch(struct st_store *store, const struct st_ingest_item *items,
+		    size_t n, const struct st_ingest_cfg *cfg,
+		    struct st_ingest_result *res, struct st_error *err)
+{
+	struct st_ingest_prep *p = NULL;
+	int rc = st_ingest_check(store, items, n, cfg, res, &p, err);
+	if (rc < 0)
+		return rc;
+	return st_ingest_commit(store, p, res, err);
 }
 
 int st_ingest_segment(struct st_store *store, const uint8_t *seg, size_t len,

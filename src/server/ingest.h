@@ -24,8 +24,12 @@
 /* Segments one batch may carry: one transaction (= ST_STORE_BATCH_MAX). */
 #define ST_INGEST_BATCH_MAX ST_STORE_BATCH_MAX
 
+struct st_ingest_cache;
 struct st_ingest_cfg {
 	const struct st_clock *clock; /* NULL = st_clock_system */
+	/* Kept across calls by one thread (NULL: a cache per call): the
+	 * parsed rule of each notice, which never changes for a hash. */
+	struct st_ingest_cache *cache;
 	uint32_t window_past_s;       /* 0 = ST_INGEST_WINDOW_DEFAULT_S */
 	uint32_t window_future_s;     /* 0 = ST_INGEST_WINDOW_DEFAULT_S */
 };
@@ -109,5 +113,32 @@ int st_ingest_batch(struct st_store *store, const struct st_ingest_item *items,
  * focus changes then (src/agent/capture.c keeps the event and drops its
  * strings); what a focus event may carry is held by bits 25 and 26. */
 uint32_t st_ingest_kinds_allowed(const struct st_policy_capture *c);
+
+/* st_ingest_batch in two halves, so that a server can check one batch on
+ * one store connection while the previous one commits on another (the
+ * commit waits on the disk; the checks need the CPU). Commits stay in
+ * order on one connection, so exactly-once holds as with st_ingest_batch:
+ * the same segment in two batches is stored by the first commit and is a
+ * duplicate in the second.
+ *
+ * st_ingest_check: steps 1-8 for n segments, every read in one read
+ * transaction (one snapshot, locks taken once). res[i] receives the
+ * refusals now; the segments that passed are in *out for st_ingest_commit,
+ * which keeps pointers into items: their bytes must live until it returns.
+ * Returns 0, or the store's error (every segment not refused then carries
+ * it, and *out is NULL).
+ * st_ingest_commit: step 9 in one group commit; completes res and frees
+ * prep, whatever it returns. */
+int st_ingest_cache_new(struct st_ingest_cache **out); /* ST_E_NOMEM */
+void st_ingest_cache_free(struct st_ingest_cache *c);  /* NULL is fine */
+
+struct st_ingest_prep;
+int st_ingest_check(struct st_store *store, const struct st_ingest_item *items,
+		    size_t n, const struct st_ingest_cfg *cfg,
+		    struct st_ingest_result *res, struct st_ingest_prep **out,
+		    struct st_error *err);
+int st_ingest_commit(struct st_store *store, struct st_ingest_prep *prep,
+		     struct st_ingest_result *res, struct st_error *err);
+void st_ingest_prep_free(struct st_ingest_prep *p); /* NULL is fine */
 
 #endif

@@ -196,7 +196,7 @@ int st_serve(const struct st_server_config *cfg,
 	sigaddset(&block_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block_set, &old_set);
 	int sfd = signalfd(-1, &stop_set, SFD_CLOEXEC | SFD_NONBLOCK);
-	struct st_store *ingest = NULL, *admin = NULL;
+	struct st_store *ingest = NULL, *admin = NULL, *check = NULL;
 	struct st_api *api = NULL;
 	struct st_http *http = NULL;
 	if (sfd < 0) {
@@ -206,12 +206,15 @@ int st_serve(const struct st_server_config *cfg,
 	}
 
 	if ((rc = open_store(cfg, &ingest, err)) < 0 ||
-	    (rc = open_store(cfg, &admin, err)) < 0) {
+	    (rc = open_store(cfg, &admin, err)) < 0 ||
+	    (rc = open_store(cfg, &check, err)) < 0) {
 		st_store_close(ingest);
+		st_store_close(admin);
 		goto out;
 	}
 	struct st_api_cfg ac = {.cfg = cfg,
 				.ingest_store = ingest,
+				.check_store = check,
 				.admin_store = admin,
 				.log = o->log};
 	if ((rc = st_api_new(&ac, &api, err)) < 0)

@@ -151,6 +151,19 @@ int st_store_begin(struct st_store *s, struct st_error *err)
 	return rc;
 }
 
+int st_store_begin_read(struct st_store *s, struct st_error *err)
+{
+	CHECK_VALID(s, "begin read");
+	if (s->in_tx)
+		return st_fail(err, ST_E_STATE,
+			       "store: begin inside a transaction; commit or "
+			       "roll back first");
+	int rc = after_call(s, "begin read", s->type->begin_read(s, err), err);
+	if (rc == 0)
+		s->in_tx = true;
+	return rc;
+}
+
 int st_store_rollback(struct st_store *s, struct st_error *err)
 {
 	CHECK_VALID(s, "rollback");
@@ -888,6 +901,20 @@ static int fault_begin(struct st_store *s, struct st_error *err)
 	return rc;
 }
 
+static int fault_begin_read(struct st_store *s, struct st_error *err)
+{
+	struct fault_store *f = F(s);
+	bool hit = fault_hit(f);
+	if (hit && !f->cfg.after)
+		return fault_fail(f, "begin read", err);
+	int rc = IN(s)->type->begin_read(IN(s), err);
+	if (hit && rc == 0) {
+		IN(s)->type->rollback(IN(s), NULL);
+		return fault_fail(f, "begin read", err);
+	}
+	return rc;
+}
+
 static int fault_commit(struct st_store *s, struct st_error *err)
 {
 	FAULT_FWD(s, "commit", IN(s)->type->commit(IN(s), err));
@@ -1171,6 +1198,7 @@ static const struct st_store_type fault_type = {
 	.close = fault_close,
 	.is_valid = fault_is_valid,
 	.begin = fault_begin,
+	.begin_read = fault_begin_read,
 	.commit = fault_commit,
 	.rollback = fault_rollback,
 	.person_add = fault_person_add,

@@ -218,6 +218,9 @@ struct st_store_type {
 	void (*close)(struct st_store *s);
 	bool (*is_valid)(const struct st_store *s);
 	int (*begin)(struct st_store *s, struct st_error *err);
+	/* A read transaction: one snapshot for several reads, taking no
+	 * write lock (SQLite: BEGIN DEFERRED). Ended by commit or rollback. */
+	int (*begin_read)(struct st_store *s, struct st_error *err);
 	/* Returns only once the transaction is durable (synchronous=FULL). */
 	int (*commit)(struct st_store *s, struct st_error *err);
 	/* Must leave no transaction open even when it reports a failure. */
@@ -344,6 +347,10 @@ int st_store_begin(struct st_store *s, struct st_error *err);
 int st_store_commit(struct st_store *s, struct st_error *err);
 int st_store_rollback(struct st_store *s, struct st_error *err);
 bool st_store_in_tx(const struct st_store *s);
+/* A read-only transaction: every read until commit or rollback sees one
+ * snapshot and the locks are taken once (ingest checks a batch in one).
+ * Writes inside it are the caller's error. */
+int st_store_begin_read(struct st_store *s, struct st_error *err);
 
 /* ST_E_EXISTS when the id, name (people) or public key (devices) is taken;
  * ST_E_NOT_FOUND when a referenced row is missing. */

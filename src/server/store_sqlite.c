@@ -131,7 +131,7 @@ _Static_assert(N_MIGRATIONS == ST_STORE_SCHEMA_VERSION,
 	       "one migration per schema version");
 
 enum stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_BEGIN, S_BEGIN_READ, S_COMMIT, S_ROLLBACK,
 	S_PERSON_ADD, S_PERSON_GET, S_PERSON_LIST, S_PERSON_LIST_AFTER,
 	S_DEVICE_ADD, S_DEVICE_GET, S_DEVICE_SET_ACTIVE, S_DEVICE_TOUCH,
 	S_POLICY_FIND, S_POLICY_ADD, S_POLICY_GET,
@@ -162,6 +162,7 @@ enum stmt_id {
 
 static const char *const sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_BEGIN_READ] = "BEGIN DEFERRED",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_PERSON_ADD] = "INSERT INTO people (" PERSON_COLS ")"
@@ -609,6 +610,11 @@ static bool sq_is_valid(const struct st_store *s)
 static int sq_begin(struct st_store *s, struct st_error *err)
 {
 	return run(SQ(s), S_BEGIN, "begin", err);
+}
+
+static int sq_begin_read(struct st_store *s, struct st_error *err)
+{
+	return run(SQ(s), S_BEGIN_READ, "begin read", err);
 }
 
 static int sq_commit(struct st_store *s, struct st_error *err)
@@ -1625,6 +1631,7 @@ const struct st_store_type st_store_sqlite = {
 	.close = sq_close,
 	.is_valid = sq_is_valid,
 	.begin = sq_begin,
+	.begin_read = sq_begin_read,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.person_add = sq_person_add,
