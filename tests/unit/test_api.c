@@ -791,7 +791,9 @@ static void enroll_gives_the_current_policy_once_per_token(void **state)
 	unhex(jstr(&r, "person_id"), S.alice.person_id, 16);
 	unb64(jstr(&r, "person_public_key"), S.alice.person_pk, 32);
 	assert_string_equal(jstr(&r, "person_name"), "alice@example.com");
-	assert_string_equal(jstr(&r, "policy"), (const char *)S.full.json.p);
+	const char *pol = jstr(&r, "policy");
+	assert_int_equal(strlen(pol), S.full.json.len);
+	assert_memory_equal(pol, S.full.json.p, S.full.json.len);
 	const char *notice = jstr(&r, "notice");
 	assert_int_equal(strlen(notice), S.full.notice.len);
 	assert_memory_equal(notice, S.full.notice.p, S.full.notice.len);
@@ -1162,7 +1164,9 @@ static void policy_apply_changes_upload_answers(void **state)
 	resp_fini(&r);
 	assert_int_equal(admin_call("GET", "/v1/admin/policy", NULL, &r), 200);
 	assert_string_equal(jstr(&r, "notice_hash"), nh);
-	assert_string_equal(jstr(&r, "policy"), (const char *)S.narrow.json.p);
+	assert_int_equal(strlen(jstr(&r, "policy")), S.narrow.json.len);
+	assert_memory_equal(jstr(&r, "policy"), S.narrow.json.p,
+			    S.narrow.json.len);
 	assert_true(json_integer_value(json_object_get(r.j, "applied_s")) > 0);
 	resp_fini(&r);
 	/* a segment under the old (accepted) notice is still stored, and

@@ -772,6 +772,7 @@ static void a_new_notice_is_fetched_and_kept_as_pending(void **st)
 	assert_int_equal(s.uploaded, 2); /* uploading goes on */
 	st_upload_free(u);
 	/* a restart still knows it waits */
+	fake_fini(&f);
 	fake_init(&f);
 	u = uploader(sp, &f, 0, 0);
 	st_upload_stats(u, &s);
