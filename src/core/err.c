@@ -59,6 +59,11 @@ static const char *const own_names[] = {
 	[-(ST_E_MASTER_SECRET - ST_E_OWN_BASE)] = "master secret present where none may be",
 	[-(ST_E_UNAVAILABLE - ST_E_OWN_BASE)] = "service unavailable",
 	[-(ST_E_TIMEOUT - ST_E_OWN_BASE)] = "timed out",
+	[-(ST_E_LEASE_DEVICE - ST_E_OWN_BASE)] = "lease for another device",
+	[-(ST_E_LEASE_REPLAY - ST_E_OWN_BASE)] = "lease replayed (wrong nonce)",
+	[-(ST_E_LEASE_OLD - ST_E_OWN_BASE)] = "lease older than the one held",
+	[-(ST_E_NO_LEASE - ST_E_OWN_BASE)] = "recorded without a lease",
+	[-(ST_E_PAUSED - ST_E_OWN_BASE)] = "paused",
 };
 
 static const char *const own_ids[] = {
@@ -114,6 +119,11 @@ static const char *const own_ids[] = {
 	[-(ST_E_MASTER_SECRET - ST_E_OWN_BASE)] = "master_secret",
 	[-(ST_E_UNAVAILABLE - ST_E_OWN_BASE)] = "unavailable",
 	[-(ST_E_TIMEOUT - ST_E_OWN_BASE)] = "timeout",
+	[-(ST_E_LEASE_DEVICE - ST_E_OWN_BASE)] = "lease_device",
+	[-(ST_E_LEASE_REPLAY - ST_E_OWN_BASE)] = "lease_replay",
+	[-(ST_E_LEASE_OLD - ST_E_OWN_BASE)] = "lease_old",
+	[-(ST_E_NO_LEASE - ST_E_OWN_BASE)] = "no_lease",
+	[-(ST_E_PAUSED - ST_E_OWN_BASE)] = "paused",
 };
 
 const char *st_err_id(int code)

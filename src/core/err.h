@@ -71,7 +71,13 @@ enum st_err {
 	ST_E_MASTER_SECRET = -40049, /* a master secret where none may be */
 	ST_E_UNAVAILABLE = -40050, /* server cannot serve now: retry later */
 	ST_E_TIMEOUT = -40051,   /* an operation ran past its time limit */
-	ST_E_OWN_LAST = -40051,
+	ST_E_LEASE_DEVICE = -40052, /* lease made for another device */
+	ST_E_LEASE_REPLAY = -40053, /* lease nonce is not the outstanding one */
+	ST_E_LEASE_OLD = -40054, /* lease sequence below the newest held */
+	ST_E_NO_LEASE = -40055,  /* recorded without a lease (development) */
+	ST_E_PAUSED = -40056,    /* recorded under a lease older than a pause,
+				    or refused while a pause holds */
+	ST_E_OWN_LAST = -40056,
 };
 
 /* Message capacity: long enough for a path, a position and advice. */
