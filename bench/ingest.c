@@ -538,7 +538,7 @@ static int seal_one(void *ctx, uint64_t index, struct st_events *seg,
 		    struct st_error *err)
 {
 	struct seal_ctx *c = ctx;
-	struct st_seal_params p = {.seq = index + 1, .lease_seq = 0,
+	struct st_seal_params p = {.seq = index + 1, .lease_seq = 1,
 				   .level = 2};
 	memcpy(p.device_id, c->d->id, sizeof p.device_id);
 	memcpy(p.person_id, c->d->person_id, sizeof p.person_id);

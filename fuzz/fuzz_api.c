@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	uint8_t which = data[0] % 6;
+	uint8_t which = data[0] % 9;
 	const uint8_t *body = data + 1;
 	size_t len = size - 1;
 	struct st_error err = {0};
@@ -120,6 +120,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	}
+	case 6: {
+		struct st_api_lease_req q;
+		rc = st_api_parse_lease(body, len, &q, &err);
+		check_refusal(rc, &err, "lease: refusal without a message");
+		if (rc == 0 && (q.state < ST_API_AGENT_RECORDING ||
+				q.state > ST_API_AGENT_STOPPED))
+			fuzz_die("lease: state out of range", NULL);
+		if (rc == 0 && !q.has_confirm &&
+		    (q.confirm_seq || q.confirm_last_seq))
+			fuzz_die("lease: a confirm without one", NULL);
+		break;
+	}
+	case 7:
+	case 8: {
+		struct st_api_pause_req q;
+		rc = which == 7 ? st_api_parse_pause(body, len, &q, &err)
+				: st_api_parse_resume(body, len, &q, &err);
+		check_refusal(rc, &err, "pause: refusal without a message");
+		if (rc == 0) {
+			check_text(q.value, sizeof q.value, 0,
+				   ST_STORE_SCOPE_VALUE_MAX, "pause: value");
+			check_text(q.reason, sizeof q.reason, which == 7,
+				   ST_STORE_REASON_MAX, "pause: reason");
+			if (which == 8 && q.discard)
+				fuzz_die("resume: discard accepted", NULL);
+		}
+		break;
+	}
+	case 5:
 	default: {
 		char v[FUZZ_API_HEADER_MAX + 1];
 		size_t n = len < FUZZ_API_HEADER_MAX ? len

@@ -100,6 +100,10 @@ int st_recorder_new(const struct st_recorder_cfg *cfg, struct st_recorder **out,
 		return st_fail(err, ST_E_NOMEM, "recorder: out of memory");
 	}
 	r->state = ST_REC_RECORDING;
+	if (cfg->start_state == ST_REC_STOPPED) {
+		r->state = ST_REC_STOPPED;
+		r->reason = cfg->start_reason;
+	}
 	r->since_wall = wall(r);
 	queue_marker(r, ST_SESSION_START, 0);
 	r->last_input_mono = mono(r);
@@ -323,9 +327,11 @@ static int seal_open(struct st_recorder *r, bool allow_carry,
 		if ((rc = st_spool_next_seq(r->cfg.spool, &p.seq, err)) == 0)
 			rc = st_segment_seal(&p, &r->open, r->cfg.person_pk,
 					     r->cfg.device_sk, r->z, &r->held, err);
-		if (rc == 0)
+		if (rc == 0) {
 			r->held_seq = p.seq;
-		else
+			if (p.seq > r->st.last_seq)
+				r->st.last_seq = p.seq;
+		} else
 			st_buf_reset(&r->held);
 	}
 	/* the plaintext is gone from here on, sealed or not */
@@ -766,10 +772,97 @@ int st_recorder_forget(struct st_recorder *r, uint64_t since_ns,
 	return st_recorder_gap(r, ST_REASON_FORGET, err);
 }
 
+int st_recorder_set_lease_seq(struct st_recorder *r, uint64_t lease_seq,
+			      struct st_error *err)
+{
+	if (lease_seq == r->cfg.seal.lease_seq)
+		return 0;
+	int rc = 0;
+	if (r->pending && r->state == ST_REC_RECORDING)
+		rc = flush_pending(r, UINT64_MAX, err);
+	r->pending = false;
+	/* no carry: a line being typed belongs to the lease it was typed
+	 * under, not to the next one */
+	if (rc == 0 && r->open_started && !r->st.blocked)
+		rc = seal_open(r, false, err);
+	if (r->open_started) {
+		/* not sealed (a failure, or the spool full): dropped, never
+		 * relabelled with the new lease */
+		st_events_clear(&r->open);
+		r->open_started = false;
+		queue_marker(r, ST_SESSION_GAP, ST_REASON_SPOOL_FULL);
+	}
+	r->cfg.seal.lease_seq = lease_seq;
+	return rc == ST_E_SPOOL_FULL ? 0 : rc;
+}
+
+int st_recorder_discard_unsent(struct st_recorder *r, uint64_t below_lease_seq,
+			       size_t *removed, uint64_t *first_removed,
+			       struct st_error *err)
+{
+	int rc;
+	*removed = 0;
+	*first_removed = 0;
+	if (r->cfg.seal.lease_seq < below_lease_seq && r->open_started) {
+		st_events_clear(&r->open);
+		r->open_started = false;
+		r->pending = false;
+	}
+	if (r->st.blocked) {
+		struct st_segment_header h;
+		if (st_segment_parse_header(r->held.p, r->held.len, &h, NULL) < 0 ||
+		    h.lease_seq < below_lease_seq) {
+			st_buf_reset(&r->held);
+			r->st.blocked = false;
+			(*removed)++;
+			*first_removed = r->held_seq;
+			if (r->state == ST_REC_STOPPED &&
+			    r->reason == ST_REASON_SPOOL_FULL)
+				r->reason = ST_REASON_SERVER;
+		}
+	}
+	uint64_t *seqs = NULL;
+	size_t n = 0;
+	if ((rc = st_spool_list(r->cfg.spool, &seqs, &n, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct st_buf b;
+		struct st_segment_header h;
+		st_buf_init(&b, false);
+		rc = st_spool_read(r->cfg.spool, seqs[i], &b, err);
+		if (rc == 0)
+			rc = st_segment_parse_header(b.p, b.len, &h, err);
+		st_buf_fini(&b);
+		if (rc == ST_E_NOT_FOUND) {
+			rc = 0; /* uploaded and removed since it was listed */
+			continue;
+		}
+		if (rc < 0)
+			break;
+		if (h.lease_seq >= below_lease_seq)
+			continue;
+		rc = st_spool_remove(r->cfg.spool, seqs[i], err);
+		if (rc == ST_E_NOT_FOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		(*removed)++;
+		if (!*first_removed || seqs[i] < *first_removed)
+			*first_removed = seqs[i];
+	}
+	free(seqs);
+	if (rc < 0)
+		return rc;
+	return st_recorder_gap(r, ST_REASON_SERVER, err);
+}
+
 void st_recorder_stats(const struct st_recorder *r,
 		       struct st_recorder_stats *out)
 {
 	*out = r->st;
+	out->lease_seq = r->cfg.seal.lease_seq;
 	out->state = r->state;
 	out->reason = r->reason;
 	out->since_wall_ns = r->since_wall;

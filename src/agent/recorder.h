@@ -50,6 +50,11 @@ struct st_recorder_cfg {
 	struct st_spool *spool;
 	st_recorder_filter_fn filter;
 	void *filter_ctx;
+	/* ST_REC_STOPPED: start stopped for start_reason (an agent under a
+	 * server waits for its first lease) and open nothing until resumed;
+	 * 0 = start recording. */
+	enum st_rec_state start_state;
+	uint16_t start_reason;
 };
 
 struct st_recorder_stats {
@@ -63,6 +68,8 @@ struct st_recorder_stats {
 	uint64_t segments;       /* sealed and spooled by this process */
 	uint64_t sealed_bytes;
 	bool blocked;            /* a sealed segment waits for spool room */
+	uint64_t last_seq;       /* highest segment seq sealed here; 0 none */
+	uint64_t lease_seq;      /* the lease sequence new segments carry */
 };
 
 struct st_recorder;
@@ -100,6 +107,23 @@ int st_recorder_gap(struct st_recorder *r, uint16_t reason,
  * a gap marker. *removed gets the number of spooled segments deleted. */
 int st_recorder_forget(struct st_recorder *r, uint64_t since_ns,
 		       size_t *removed, struct st_error *err);
+
+/* Sets the lease sequence the segments carry (core/seal.h). When it
+ * changes, the open segment is sealed first, under the old one, so every
+ * segment carries the lease it was recorded under; if that seal fails its
+ * events are dropped (a gap marker says so), never relabelled. */
+int st_recorder_set_lease_seq(struct st_recorder *r, uint64_t lease_seq,
+			      struct st_error *err);
+
+/* A pause with discard_unsent: deletes the recording not yet sent that was
+ * made under a lease below below_lease_seq: the open segment's events, a
+ * sealed segment waiting for spool room and spooled segments. Segments
+ * the uploader removed meanwhile count as sent. *removed: spooled (or
+ * waiting) segments deleted; *first_removed: the lowest seq deleted (0
+ * when none). Leaves a gap marker (ST_REASON_SERVER). */
+int st_recorder_discard_unsent(struct st_recorder *r, uint64_t below_lease_seq,
+			       size_t *removed, uint64_t *first_removed,
+			       struct st_error *err);
 
 void st_recorder_stats(const struct st_recorder *r,
 		       struct st_recorder_stats *out);

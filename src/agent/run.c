@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 
 #include "agent/capture.h"
 #include "agent/control.h"
+#include "agent/lease.h"
 #include "agent/recorder.h"
 #include "agent/spool.h"
 #include "agent/upload.h"
@@ -36,6 +38,10 @@
 #define FORGET_TRIES 3
 #define NOTICE_REASON "a new notice needs your acceptance: run sealtrace-agent accept"
 #define REVOKED_REASON "this device was revoked by the organisation"
+#define NO_LEASE_REASON "waiting for a lease from the server"
+#define EXPIRED_REASON "cannot reach server"
+#define ORG_PAUSE_PREFIX "paused by your organisation: "
+#define WHY_MAX (ST_LEASE_REASON_MAX + 64)
 
 struct agent {
 	const struct st_run_cfg *cfg;
@@ -58,6 +64,15 @@ struct agent {
 	bool revoked_stopped; /* recording stopped: device revoked */
 	bool reload;          /* the new notice was accepted: start afresh */
 	uint64_t notice_checked_mono;
+	/* the control channel (agent/lease.h); NULL in development mode */
+	struct st_leaser *leaser;
+	struct st_leaser_view lv;   /* as of the last apply() */
+	uint64_t obeyed_pause_seq;  /* newest pause lease obeyed */
+	uint64_t highest_seq;       /* highest segment seq ever handed out */
+	uint64_t discarded;         /* segments deleted by discard_unsent */
+	bool upload_held;           /* segments wait for a pause's confirm */
+	char why[WHY_MAX];          /* why not recording; "" when recording */
+	char last_message[WHY_MAX + 16]; /* last state line logged */
 };
 
 static const char *state_name(enum st_rec_state s)
@@ -136,6 +151,10 @@ static void upload_json(struct agent *a, json_t *o)
 	case ST_UPLOAD_REVOKED:
 		snprintf(state, sizeof state, "revoked");
 		break;
+	case ST_UPLOAD_HELD:
+		snprintf(state, sizeof state, "held: segments from before the "
+			 "pause wait until its confirm is sent");
+		break;
 	default:
 		snprintf(state, sizeof state, "idle");
 	}
@@ -147,15 +166,91 @@ static void upload_json(struct agent *a, json_t *o)
 		json_object_set_new(o, "notice_pending", json_true());
 }
 
+/* Why the recorder is where it is: a spool-full stop is the recorder's
+ * own; every other stop or pause is the one apply() chose. */
+static const char *reason_of(const struct agent *a,
+			     const struct st_recorder_stats *s)
+{
+	if (s->state == ST_REC_RECORDING)
+		return reason_name(s->reason);
+	if (s->reason == ST_REASON_SPOOL_FULL && s->blocked)
+		return reason_name(ST_REASON_SPOOL_FULL);
+	return a->why[0] ? a->why : reason_name(s->reason);
+}
+
+/* The line a person reads: "stopped: cannot reach server", or the
+ * organisation's pause as it is ("paused by your organisation: ..."). */
+static void message_of(const struct agent *a, const struct st_recorder_stats *s,
+		       char *out, size_t cap)
+{
+	const char *why = reason_of(a, s);
+	if (!strncmp(why, ORG_PAUSE_PREFIX, strlen(ORG_PAUSE_PREFIX)))
+		snprintf(out, cap, "%s", why);
+	else
+		snprintf(out, cap, "%s%s%s", state_name(s->state),
+			 why[0] ? ": " : "", why);
+}
+
+static const char *lease_state_name(enum st_leaser_state s)
+{
+	switch (s) {
+	case ST_LEASER_RECORD:
+		return "record";
+	case ST_LEASER_PAUSE:
+		return "pause";
+	case ST_LEASER_EXPIRED:
+		return "expired";
+	case ST_LEASER_REVOKED:
+		return "revoked";
+	default:
+		return "none";
+	}
+}
+
+/* The control channel's part of status: states and counts only (the
+ * pause's reason is the organisation's text, not recorded content). */
+static json_t *lease_json(struct agent *a)
+{
+	if (!a->leaser)
+		return json_pack("{s:s, s:I, s:s, s:I}", "state", "off", "seq",
+				 (json_int_t)0, "reason",
+				 "development mode: no lease, segments carry "
+				 "lease sequence 0",
+				 "valid_for_ms", (json_int_t)0);
+	const struct st_leaser_view *v = &a->lv;
+	uint64_t now = st_mono_ns(&st_clock_system), left = 0;
+	if (v->valid_until_mono_ns > now)
+		left = (v->valid_until_mono_ns - now) / 1000000u;
+	const char *reason = v->state == ST_LEASER_PAUSE      ? v->reason
+			     : v->state == ST_LEASER_EXPIRED  ? EXPIRED_REASON
+			     : v->state == ST_LEASER_NONE     ? NO_LEASE_REASON
+			     : v->state == ST_LEASER_REVOKED  ? REVOKED_REASON
+							      : "";
+	json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I}", "state",
+			      lease_state_name(v->state), "seq",
+			      (json_int_t)v->seq, "reason", reason,
+			      "valid_for_ms", (json_int_t)left, "refused",
+			      (json_int_t)v->refused, "received",
+			      (json_int_t)v->received, "confirmed_seq",
+			      (json_int_t)v->confirmed_seq);
+	if (v->state == ST_LEASER_PAUSE)
+		json_object_set_new(o, "discard_unsent", json_boolean(v->discard));
+	if (a->discarded)
+		json_object_set_new(o, "segments_discarded",
+				    json_integer((json_int_t)a->discarded));
+	if (v->last_error[0])
+		json_object_set_new(o, "last_error", json_string(v->last_error));
+	return o;
+}
+
 static json_t *status_json(struct agent *a)
 {
 	struct st_recorder_stats s;
 	st_recorder_stats(a->rec, &s);
-	char since[32];
+	char since[32], message[WHY_MAX + 16];
 	iso(s.since_wall_ns, since, sizeof since);
-	const char *reason = a->revoked_stopped  ? REVOKED_REASON
-			     : a->notice_stopped ? NOTICE_REASON
-						 : reason_name(s.reason);
+	const char *reason = reason_of(a, &s);
+	message_of(a, &s, message, sizeof message);
 	json_t *o = json_pack(
 		"{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "ok", 1,
 		"state", state_name(s.state), "since", since, "reason",
@@ -165,6 +260,10 @@ static json_t *status_json(struct agent *a)
 		"segments_sealed", (json_int_t)s.segments, "open_events",
 		(json_int_t)s.open_events, "events_dropped",
 		(json_int_t)s.events_dropped, "dev", a->id.dev);
+	json_object_set_new(o, "message", json_string(message));
+	if (a->person_paused)
+		json_object_set_new(o, "paused_by_you", json_true());
+	json_object_set_new(o, "lease", lease_json(a));
 	upload_json(a, o);
 	if (a->id.dev)
 		json_object_set_new(o, "control",
@@ -197,43 +296,194 @@ static void write_state(struct agent *a)
 	a->state_written_mono = st_mono_ns(&st_clock_system);
 	struct st_recorder_stats s;
 	st_recorder_stats(a->rec, &s);
-	if (s.state != a->last_state && a->cfg->log) {
-		const char *why = a->revoked_stopped  ? REVOKED_REASON
-				  : a->notice_stopped ? NOTICE_REASON
-						      : reason_name(s.reason);
-		fprintf(a->cfg->log, "sealtrace-agent: %s%s%s\n", state_name(s.state),
-			why[0] ? ": " : "", why);
+	char message[sizeof a->last_message];
+	message_of(a, &s, message, sizeof message);
+	if ((s.state != a->last_state || strcmp(message, a->last_message)) &&
+	    a->cfg->log) {
+		fprintf(a->cfg->log, "sealtrace-agent: %s\n", message);
 		fflush(a->cfg->log);
 	}
+	snprintf(a->last_message, sizeof a->last_message, "%s", message);
 	a->last_state = s.state;
+}
+
+/* What the recorder must do now, and why: the first that holds of a
+ * revocation, a pending notice, the organisation's pause, the person's
+ * own pause, no valid lease. The person's pause is never ended by the
+ * server: a record lease only lifts what the server set. */
+static enum st_rec_state desired(struct agent *a, uint16_t *reason)
+{
+	*reason = ST_REASON_SERVER;
+	if (a->revoked_stopped) {
+		snprintf(a->why, sizeof a->why, "%s", REVOKED_REASON);
+		return ST_REC_STOPPED;
+	}
+	if (a->notice_stopped) {
+		snprintf(a->why, sizeof a->why, "%s", NOTICE_REASON);
+		return ST_REC_STOPPED;
+	}
+	if (a->leaser && a->lv.state == ST_LEASER_PAUSE) {
+		snprintf(a->why, sizeof a->why, ORG_PAUSE_PREFIX "%s",
+			 a->lv.reason[0] ? a->lv.reason : "no reason given");
+		return ST_REC_PAUSED;
+	}
+	if (a->person_paused) {
+		*reason = ST_REASON_PERSON;
+		snprintf(a->why, sizeof a->why, "%s", reason_name(ST_REASON_PERSON));
+		return ST_REC_PAUSED;
+	}
+	if (a->leaser && a->lv.state != ST_LEASER_RECORD) {
+		*reason = ST_REASON_LEASE;
+		snprintf(a->why, sizeof a->why, "%s",
+			 a->lv.state == ST_LEASER_NONE ? NO_LEASE_REASON
+						       : EXPIRED_REASON);
+		return ST_REC_STOPPED;
+	}
+	*reason = ST_REASON_NONE;
+	a->why[0] = 0;
+	return ST_REC_RECORDING;
+}
+
+static enum st_leaser_report report_of(const struct agent *a,
+				       enum st_rec_state want)
+{
+	if (want == ST_REC_RECORDING)
+		return ST_LEASER_REPORT_RECORDING;
+	if (want == ST_REC_PAUSED)
+		return a->leaser && a->lv.state == ST_LEASER_PAUSE
+			       ? ST_LEASER_REPORT_PAUSED
+			       : ST_LEASER_REPORT_PAUSED_BY_PERSON;
+	return ST_LEASER_REPORT_STOPPED;
+}
+
+/* A pause lease, once: the recorder has stopped and sealed what was open
+ * (under the lease it was recorded under); with discard_unsent the unsent
+ * recording from before the pause is deleted; then the confirm names the
+ * highest segment kept from before it (with discard: below the first one
+ * deleted), and segment uploads wait until a poll carries that confirm. */
+static void obey_pause(struct agent *a)
+{
+	struct st_error e = {0};
+	uint64_t seq = a->lv.seq;
+	struct st_recorder_stats s;
+	st_recorder_stats(a->rec, &s);
+	if (s.last_seq > a->highest_seq)
+		a->highest_seq = s.last_seq;
+	uint64_t last = a->highest_seq;
+	size_t removed = 0;
+	if (a->lv.discard) {
+		uint64_t first = 0;
+		if (st_recorder_discard_unsent(a->rec, seq, &removed, &first,
+					       &e) < 0 &&
+		    a->cfg->log)
+			fprintf(a->cfg->log, "sealtrace-agent: deleting unsent "
+				"segments for the pause failed: %s\n", e.msg);
+		if (first)
+			last = first - 1;
+		a->discarded += removed;
+	}
+	a->obeyed_pause_seq = seq;
+	st_leaser_confirm(a->leaser, seq, last);
+	if (a->cfg->log) {
+		fprintf(a->cfg->log, "sealtrace-agent: pause of lease %" PRIu64
+			" obeyed%s; %zu unsent segments deleted; confirming "
+			"segments up to %" PRIu64 "\n",
+			seq, a->lv.discard ? " with discard_unsent" : "",
+			removed, last);
+		fflush(a->cfg->log);
+	}
+}
+
+/* Brings the recorder (and capture) to what desired() says, obeys a new
+ * pause lease, holds uploads while its confirm is outstanding and tells
+ * the control channel what the agent does. Call after anything changed
+ * and on every wake-up: a lease that ran out is seen here. */
+static int apply(struct agent *a, struct st_error *err)
+{
+	if (a->leaser) {
+		st_leaser_view(a->leaser, &a->lv);
+		if (a->lv.state == ST_LEASER_REVOKED)
+			a->revoked_stopped = true;
+	}
+	uint16_t reason;
+	enum st_rec_state want = desired(a, &reason);
+	struct st_recorder_stats s;
+	st_recorder_stats(a->rec, &s);
+	bool spool_full = s.state == ST_REC_STOPPED &&
+			  s.reason == ST_REASON_SPOOL_FULL && s.blocked;
+	int rc = 0;
+	struct st_error ce = {0};
+	if (want == ST_REC_RECORDING) {
+		/* segments carry the lease they are recorded under: a new
+		 * sequence cuts the open segment first */
+		if (a->leaser)
+			rc = st_recorder_set_lease_seq(a->rec, a->lv.seq, err);
+		if (rc == 0 && s.state != ST_REC_RECORDING && !spool_full) {
+			rc = st_capture_set_paused(a->cap, false, err);
+			if (rc == 0)
+				rc = st_recorder_resume(a->rec, err);
+		}
+	} else if (!spool_full && (s.state != want || s.reason != reason)) {
+		rc = want == ST_REC_PAUSED ? st_recorder_pause(a->rec, reason, err)
+					   : st_recorder_stop(a->rec, reason, err);
+		st_capture_set_paused(a->cap, true, &ce);
+	} else if (spool_full && s.state != want) {
+		st_capture_set_paused(a->cap, true, &ce);
+	}
+	if (a->leaser) {
+		if (a->lv.state == ST_LEASER_PAUSE && a->lv.seq > a->obeyed_pause_seq)
+			obey_pause(a);
+		/* segments from before the pause wait until the confirm is
+		 * on its way; one that still reaches the server before it is
+		 * refused "paused" and retried (upload.h), not lost. Waiting
+		 * for the answer would wait a whole hold (the server holds
+		 * that poll up to lease_hold_s). */
+		bool hold = a->obeyed_pause_seq > a->lv.confirm_sent_seq;
+		if (hold != a->upload_held) {
+			st_upload_hold(a->up, hold);
+			a->upload_held = hold;
+		}
+		st_leaser_report(a->leaser, report_of(a, want));
+	}
+	return rc;
 }
 
 static int do_pause(struct agent *a, uint64_t seconds, struct st_error *err)
 {
-	int rc = st_recorder_pause(a->rec, ST_REASON_PERSON, err);
-	int rc2 = st_capture_set_paused(a->cap, true, err);
 	a->person_paused = true;
 	a->pause_until_mono =
 		seconds ? st_mono_ns(&st_clock_system) + seconds * 1000000000ull : 0;
-	return rc < 0 ? rc : rc2;
+	return apply(a, err);
 }
 
+/* The person's pause ends; recording starts again only if nothing else
+ * holds it (the organisation's pause, a notice, a revocation, no lease):
+ * then the answer says what does. */
 static int do_resume(struct agent *a, struct st_error *err)
 {
-	if (a->notice_stopped || a->revoked_stopped) {
-		/* the person's pause ends, but recording stays stopped */
-		a->person_paused = false;
-		a->pause_until_mono = 0;
-		return st_fail(err, ST_E_CONSENT, "cannot resume: %s",
-			       a->revoked_stopped ? REVOKED_REASON
-						  : NOTICE_REASON);
-	}
 	a->person_paused = false;
 	a->pause_until_mono = 0;
-	int rc = st_capture_set_paused(a->cap, false, err);
+	int rc = apply(a, err);
 	if (rc < 0)
 		return rc;
-	return st_recorder_resume(a->rec, err);
+	struct st_recorder_stats s;
+	st_recorder_stats(a->rec, &s);
+	if (s.state == ST_REC_RECORDING)
+		return 0;
+	if (s.blocked)
+		return st_fail(err, ST_E_SPOOL_FULL,
+			       "cannot resume: the spool is full; recording "
+			       "starts again when segments are sent");
+	int code = a->revoked_stopped || a->notice_stopped ? ST_E_CONSENT
+		   : a->leaser && a->lv.state == ST_LEASER_PAUSE ? ST_E_PAUSED
+								 : ST_E_STATE;
+	return st_fail(err, code, "cannot resume: %s%s", a->why,
+		       code == ST_E_PAUSED
+			       ? " (your own pause is lifted; recording starts "
+				 "again when the organisation resumes)"
+		       : code == ST_E_STATE
+			       ? " (recording starts again with the next lease)"
+			       : "");
 }
 
 /* Stops recording for a reason the organisation's side set (a pending
@@ -241,8 +491,7 @@ static int do_resume(struct agent *a, struct st_error *err)
 static void server_stop(struct agent *a)
 {
 	struct st_error e = {0};
-	st_recorder_stop(a->rec, ST_REASON_SERVER, &e);
-	st_capture_set_paused(a->cap, true, &e);
+	apply(a, &e);
 	write_state(a);
 }
 
@@ -470,7 +719,38 @@ int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
 					   .notice_check_ms = cfg->notice_check_ms};
 		if ((rc = st_upload_new(&uc, &a.up, err)) < 0)
 			goto out;
+		/* the control channel: its own connection (a held poll must
+		 * never wait behind an upload), a timeout above the server's
+		 * hold, and the lease key pinned at enrollment */
+		uint8_t lease_pk[32];
+		if ((rc = st_lease_key_load(cfg->paths, lease_pk, err)) < 0)
+			goto out;
+		struct st_upload_transport *lt;
+		struct st_client_cfg lc = {.url = url, .ca_file = ca,
+					   .timeout_ms = ST_LEASER_TIMEOUT_MS_DEFAULT,
+					   .answer_max = ST_LEASER_ANSWER_MAX};
+		if ((rc = st_upload_transport_client(&lc, &lt, err)) < 0)
+			goto out;
+		/* --backoff-*-ms shorten the lease retries too, never
+		 * lengthen them past the leaser's own maximum */
+		uint64_t lmax = cfg->backoff_max_ms &&
+					cfg->backoff_max_ms < ST_LEASER_BACKOFF_MAX_MS_DEFAULT
+				? cfg->backoff_max_ms
+				: ST_LEASER_BACKOFF_MAX_MS_DEFAULT;
+		uint64_t lmin = cfg->backoff_min_ms ? cfg->backoff_min_ms
+						    : ST_LEASER_BACKOFF_MIN_MS_DEFAULT;
+		if (lmin > lmax)
+			lmin = lmax;
+		struct st_leaser_cfg lcfg = {.device_id = a.id.device_id,
+					     .device_sk = a.id.device_sk,
+					     .lease_pk = lease_pk,
+					     .transport = lt, /* owned from here */
+					     .backoff_min_ms = lmin,
+					     .backoff_max_ms = lmax};
+		if ((rc = st_leaser_new(&lcfg, &a.leaser, err)) < 0)
+			goto out;
 	}
+	a.highest_seq = recov.next_seq ? recov.next_seq - 1 : 0;
 	bool crashed = access(cfg->paths->running, F_OK) == 0;
 	st_file_write_atomic(cfg->paths->running, "", 0, 0600, NULL);
 
@@ -495,7 +775,15 @@ int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
 	memcpy(rcfg.seal.device_id, a.id.device_id, 16);
 	memcpy(rcfg.seal.person_id, a.id.person_id, 16);
 	memcpy(rcfg.seal.notice_hash, a.id.notice_hash, 32);
-	rcfg.seal.lease_seq = 0; /* development mode: no lease */
+	/* development mode records under lease sequence 0, which every
+	 * server refuses; under a server nothing is recorded before the first
+	 * lease, whose sequence apply() sets */
+	rcfg.seal.lease_seq = 0;
+	if (a.leaser) {
+		rcfg.start_state = ST_REC_STOPPED;
+		rcfg.start_reason = ST_REASON_LEASE;
+		snprintf(a.why, sizeof a.why, "%s", NO_LEASE_REASON);
+	}
 	if ((rc = make_filter(&a, err)) < 0)
 		goto out;
 	rcfg.filter = filter_cb;
@@ -543,8 +831,19 @@ int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
 		if (cfg->log)
 			fprintf(cfg->log, "sealtrace-agent: uploader started\n");
 	}
+	if (a.leaser) {
+		if ((rc = apply(&a, err)) < 0 ||
+		    (rc = st_leaser_start(a.leaser, err)) < 0)
+			goto out;
+		if (cfg->log)
+			fprintf(cfg->log, "sealtrace-agent: control channel "
+				"started: recording waits for a lease from the "
+				"server\n");
+	}
 	/* a notice fetched before a restart still waits: stopped at once */
 	follow_upload(&a);
+	if ((rc = apply(&a, err)) < 0)
+		goto out;
 	write_state(&a);
 
 	struct st_capture_sink sink = st_recorder_sink(a.rec);
@@ -572,19 +871,35 @@ int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
 			if (left < timeout)
 				timeout = left;
 		}
-		struct pollfd p[4] = {{.fd = sfd, .events = POLLIN},
+		/* the lease runs out on this loop's own timer: woken at its
+		 * deadline (rounded up to the next ms), never by polling */
+		if (a.leaser && a.lv.state == ST_LEASER_RECORD) {
+			uint64_t dl = a.lv.valid_until_mono_ns;
+			int64_t left = dl > now ? (int64_t)((dl - now + 999999) /
+							    1000000)
+						: 0;
+			if (left < timeout)
+				timeout = left;
+		}
+		struct pollfd p[5] = {{.fd = sfd, .events = POLLIN},
 				      {.fd = lfd, .events = POLLIN},
 				      {.fd = a.source_ended ? -1 : st_capture_fd(a.cap),
 				       .events = POLLIN},
 				      {.fd = a.source_ended ? -1 : st_capture_fd2(a.cap),
+				       .events = POLLIN},
+				      {.fd = a.leaser ? st_leaser_fd(a.leaser) : -1,
 				       .events = POLLIN}};
-		int n = poll(p, 4, (int)timeout);
+		int n = poll(p, 5, (int)timeout);
 		if (n < 0 && errno != EINTR) {
 			rc = st_fail(err, st_errno(errno), "poll: %s", strerror(errno));
 			break;
 		}
 		if (p[0].revents & POLLIN)
 			stop = true;
+		/* before any event is taken: a pause or an expiry stops the
+		 * recorder first, so nothing captured after it is kept */
+		if ((rc = apply(&a, err)) < 0)
+			break;
 		if (!a.source_ended) {
 			rc = st_capture_dispatch(a.cap, &sink, err);
 			if (rc == ST_CAPTURE_END) {
@@ -600,23 +915,26 @@ int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
 			handle_client(&a, lfd);
 		if (a.person_paused && a.pause_until_mono &&
 		    st_mono_ns(&st_clock_system) >= a.pause_until_mono) {
-			if (a.notice_stopped || a.revoked_stopped) {
-				a.person_paused = false; /* stays stopped */
-				a.pause_until_mono = 0;
-			} else if ((rc = do_resume(&a, err)) < 0) {
+			/* the person's pause ends; anything else that holds
+			 * recording (apply) still does */
+			a.person_paused = false;
+			a.pause_until_mono = 0;
+			if ((rc = apply(&a, err)) < 0)
 				break;
-			}
 		}
 		if ((rc = st_recorder_tick(a.rec, err)) < 0)
 			break;
 		struct st_recorder_stats s;
 		st_recorder_stats(a.rec, &s);
-		if (s.state != a.last_state ||
+		if (s.state != a.last_state || (p[4].revents & POLLIN) ||
 		    st_mono_ns(&st_clock_system) - a.state_written_mono >=
 			    STATE_REFRESH_NS)
 			write_state(&a);
 	}
-	/* the uploader ends before the spool it shares is closed */
+	/* the control channel ends first (a held poll is left to end by
+	 * itself), then the uploader, before the spool it shares closes */
+	st_leaser_free(a.leaser);
+	a.leaser = NULL;
 	st_upload_stop(a.up);
 	struct st_error cerr = {0};
 	int crc = st_recorder_close(a.rec, &cerr);
@@ -654,6 +972,7 @@ out:
 		close(sfd);
 	if (a.rec)
 		st_recorder_free(a.rec);
+	st_leaser_free(a.leaser);
 	st_upload_free(a.up); /* stops its thread first */
 	st_upload_transport_free(a.transport);
 	st_capture_free(a.cap);

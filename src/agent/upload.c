@@ -36,6 +36,8 @@
 #define FORGET_LINES_MAX 8192u
 #define NS_PER_MS UINT64_C(1000000)
 #define NS_PER_MIN UINT64_C(60000000000)
+/* st_cond_wait_until: the nap after a wait that ended early */
+#define WAIT_NAP_NS 5000000L
 
 static pthread_mutex_t forget_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -54,6 +56,9 @@ struct st_upload {
 	bool have_pending;
 	uint64_t last_check_ns;    /* last answer that named the notice */
 	uint64_t check_ns;         /* idle notice check interval */
+	bool hold;                 /* st_upload_hold: no segments for now */
+	uint64_t paused_seq;       /* the segment last refused paused */
+	uint32_t paused_tries;     /* and how often in a row */
 };
 
 /* ---- small helpers ---- */
@@ -841,6 +846,17 @@ static int step_segment(struct st_upload *u, uint64_t seq, uint64_t *wait_ms,
 	st_buf_fini(&ans);
 	if (rc == ST_E_DEVICE_REVOKED)
 		return revoked(u, &e, err);
+	if (rc == ST_E_PAUSED && status == 422) {
+		/* the pause may have reached the server before this agent
+		 * obeyed and confirmed it: retried, a bounded number of times */
+		if (u->paused_seq != seq)
+			u->paused_tries = 0;
+		u->paused_seq = seq;
+		if (++u->paused_tries < ST_UPLOAD_PAUSED_TRIES) {
+			*wait_ms = backoff(u, &e);
+			return 0;
+		}
+	}
 	if (rc < 0 && is_refusal(status)) {
 		char reason[ST_SPOOL_REASON_MAX];
 		snprintf(reason, sizeof reason,
@@ -901,6 +917,15 @@ int st_upload_step(struct st_upload *u, uint64_t *wait_ms, bool *done,
 	int rc = step_forget(u, wait_ms, err);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	pthread_mutex_lock(&u->mu);
+	bool hold = u->hold;
+	if (hold)
+		u->st.state = ST_UPLOAD_HELD;
+	pthread_mutex_unlock(&u->mu);
+	if (hold) {
+		*wait_ms = ST_UPLOAD_IDLE_MS; /* a release kicks it sooner */
+		return 0;
+	}
 	uint64_t seq;
 	if (st_spool_oldest(u->cfg.spool, &seq, NULL) < 0) {
 		if (!u->cfg.until_empty &&
@@ -940,9 +965,49 @@ static void wait_for(struct st_upload *u, uint64_t ms, bool kickable)
 	}
 	pthread_mutex_lock(&u->mu);
 	while (!u->stop && !(kickable && u->kicked))
-		if (pthread_cond_timedwait(&u->cv, &u->mu, &ts) != 0)
+		if (st_cond_wait_until(&u->cv, &u->mu, &ts))
 			break;
 	u->kicked = false;
+	pthread_mutex_unlock(&u->mu);
+}
+
+bool st_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+			const struct timespec *deadline)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > deadline->tv_sec ||
+	    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+		return true;
+	if (pthread_cond_timedwait(cv, mu, deadline) != ETIMEDOUT)
+		return false; /* woken: the caller looks at its condition */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long left_ns = (long)(deadline->tv_sec - now.tv_sec) * 1000000000L +
+		       (deadline->tv_nsec - now.tv_nsec);
+	if (left_ns <= 0)
+		return true;
+	/* the wait ended before its deadline by our own reading of the
+	 * clock: a time library interposed on it (faketime), or a bug. Nap
+	 * a little, unlocked, rather than spin; the caller waits again. */
+	struct timespec nap = {0, left_ns < WAIT_NAP_NS ? left_ns : WAIT_NAP_NS};
+	pthread_mutex_unlock(mu);
+	nanosleep(&nap, NULL);
+	pthread_mutex_lock(mu);
+	return false;
+}
+
+void st_upload_hold(struct st_upload *u, bool hold)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->mu);
+	bool was = u->hold;
+	u->hold = hold;
+	if (was && !hold) {
+		u->st.state = ST_UPLOAD_IDLE;
+		u->kicked = true;
+		pthread_cond_broadcast(&u->cv);
+	}
 	pthread_mutex_unlock(&u->mu);
 }
 
@@ -961,8 +1026,11 @@ int st_upload_run(struct st_upload *u, struct st_error *err)
 			return rc;
 		if (done && u->cfg.until_empty)
 			return 0;
+		pthread_mutex_lock(&u->mu);
+		bool held = u->st.state == ST_UPLOAD_HELD;
+		pthread_mutex_unlock(&u->mu);
 		if (ms)
-			wait_for(u, ms, done);
+			wait_for(u, ms, done || held); /* a release kicks */
 	}
 }
 

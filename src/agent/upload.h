@@ -17,13 +17,23 @@
  *   no answer, 5xx, 503,      retry later: backoff with full jitter,
  *   other 4xx (401, 404,...)  delay uniform in [0, min(max, min * 2^k)]
  * Other 4xx are retried rather than quarantined: they are not about the
- * segment (a proxy, a wrong URL), and quarantining would empty the spool. */
+ * segment (a proxy, a wrong URL), and quarantining would empty the spool.
+ *
+ * Leases (docs/api.md, "Ingest with leases"): a segment recorded before a
+ * pause is refused 422 paused until the agent has confirmed that pause. So
+ * while run.c holds the uploader (st_upload_hold: a pause obeyed, its
+ * confirm not yet sent) no segment is sent, and a paused
+ * refusal is retried with backoff ST_UPLOAD_PAUSED_TRIES times (the pause
+ * may have reached the server before this agent) before it is
+ * quarantined like any refusal. */
 #ifndef ST_UPLOAD_H
 #define ST_UPLOAD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "agent/consent.h"
 #include "agent/spool.h"
@@ -52,6 +62,9 @@
 #define ST_PENDING_POLICY "policy.pending.json"
 #define ST_PENDING_RECIPIENT "recipient.pending.pub"
 #define ST_SERVER_FILE "server.json"
+/* A segment refused 422 paused is sent again this many times (with
+ * backoff) before it is quarantined: see above. */
+#define ST_UPLOAD_PAUSED_TRIES 5u
 
 /* The network seam (STYLE.md): the uploader talks to the server only
  * through this. The real one wraps core/client; tests answer from a
@@ -101,6 +114,7 @@ enum st_upload_state {
 	ST_UPLOAD_UPLOADING,  /* sending */
 	ST_UPLOAD_BACKOFF,    /* waiting until backoff_until_wall_ns */
 	ST_UPLOAD_REVOKED,    /* the server revoked this device: stopped */
+	ST_UPLOAD_HELD,       /* segments wait for a pause's confirm */
 };
 
 struct st_upload_stats {
@@ -142,6 +156,9 @@ int st_upload_start(struct st_upload *u, struct st_error *err);
 void st_upload_stop(struct st_upload *u);
 /* New segments or forget requests: end an idle wait now. */
 void st_upload_kick(struct st_upload *u);
+/* Holds segment uploads (forget requests and notice checks still go) until
+ * called again with false. Thread-safe. */
+void st_upload_hold(struct st_upload *u, bool hold);
 /* Whether the thread has returned (until_empty finished, or revoked). */
 bool st_upload_finished(struct st_upload *u);
 
@@ -162,6 +179,15 @@ size_t st_forget_requests_pending(const struct st_agent_paths *p);
 int st_notice_check(const char *policy, size_t policy_len, const char *notice,
 		    size_t notice_len, const char *policy_hash_hex,
 		    const char *notice_hash_hex, struct st_error *err);
+
+/* One bounded wait on cv (made with CLOCK_MONOTONIC) with mu held, until
+ * the monotonic deadline: true once the deadline has passed, false when
+ * woken (or after a short nap when the wait ended before its deadline,
+ * which an interposed time library such as faketime causes), so the
+ * caller checks its condition and calls again. Never returns past the
+ * deadline without saying so. */
+bool st_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+			const struct timespec *deadline);
 
 /* Signs a device request (core/devreq.h) at wall time now_s and calls it
  * through t. Used by the uploader, enroll and accept. */

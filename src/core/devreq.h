@@ -12,7 +12,8 @@
  *   Sealtrace-Time: TIME
  *   Sealtrace-Signature: base64url, no padding, of the Ed25519 signature
  * The server checks the device is enrolled and active, the signature with
- * the device's stored key, and |TIME - now| <= its window (default 300 s).
+ * the device's stored key, and |TIME - now| <= its window (default 900 s:
+ * a device whose clock is 5 minutes off must still reach the server).
  * Replays inside the window are harmless by construction: every signed
  * request is idempotent (a forget carries its own request id). */
 #ifndef ST_DEVREQ_H
@@ -23,7 +24,7 @@
 
 #include "core/err.h"
 
-#define ST_DEVREQ_WINDOW_DEFAULT_S 300
+#define ST_DEVREQ_WINDOW_DEFAULT_S 900
 #define ST_DEVREQ_HDR_DEVICE "Sealtrace-Device"
 #define ST_DEVREQ_HDR_TIME "Sealtrace-Time"
 #define ST_DEVREQ_HDR_SIG "Sealtrace-Signature"

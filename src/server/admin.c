@@ -925,6 +925,9 @@ static int backup(const struct admin_target *t, int argc, char **argv,
 	return rc;
 }
 
+static int control_table(const struct admin_target *t, FILE *out,
+			 struct st_error *err);
+
 static int status(const struct admin_target *t, int json, FILE *out,
 		  struct st_error *err)
 {
@@ -952,10 +955,320 @@ static int status(const struct admin_target *t, int json, FILE *out,
 			jint(a, "flags"),
 			*jstr(a, "policy_hash") ? jstr(a, "policy_hash") : "-",
 			*jstr(a, "notice_hash") ? jstr(a, "notice_hash") : "-");
+		rc = control_table(t, out, err);
 	}
 	if (a)
 		json_decref(a);
 	st_buf_fini(&raw);
+	return rc;
+}
+
+/* ---- the kill switch ---- */
+
+#define ADMIN_WAIT_DEFAULT_MS 10000L
+#define ADMIN_WAIT_POLL_MS 50L
+
+static long long mono_ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* (--all | --group G | --user U | --device D) into o's scope and value. */
+static int scope_opt(int argc, char **argv, int *i, const char *cmd,
+		     json_t *o, int *n_scopes, struct st_error *err)
+{
+	static const char *const names[] = {"--group", "--user", "--device"};
+	static const char *const scopes[] = {"group", "user", "device"};
+	if (!strcmp(argv[*i], "--all")) {
+		json_object_set_new(o, "scope", json_string("all"));
+		(*n_scopes)++;
+		return 1;
+	}
+	for (int k = 0; k < 3; k++) {
+		int bad = 0;
+		const char *v = opt_value(argc, argv, i, names[k], &bad);
+		if (bad)
+			return usage(err, "%s needs a value", names[k]);
+		if (!v)
+			continue;
+		if (!name_ok(v, ADMIN_NAME_MAX))
+			return st_fail(err, ADMIN_E_USAGE, "%s: %s must be 1 "
+				       "to 254 printable bytes", cmd, names[k]);
+		json_object_set_new(o, "scope", json_string(scopes[k]));
+		json_object_set_new(o, "value", json_string(v));
+		(*n_scopes)++;
+		return 1;
+	}
+	return 0;
+}
+
+static const char *scope_text(const json_t *p, char *out, size_t cap)
+{
+	const char *s = jstr(p, "scope"), *v = jstr(p, "value");
+	snprintf(out, cap, "%s%s%s", s, *v ? " " : "", v);
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return out;
+}
+
+/* The pause with this id in GET /v1/admin/control (NULL when not in force
+ * any more). */
+static json_t *find_pause(json_t *ctl, long long id)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(ctl, "pauses"), i, p)
+		if (jint(p, "id") == id)
+			return p;
+	return NULL;
+}
+
+static void print_ids(FILE *out, const char *what, const json_t *p,
+		      const char *key, long long n)
+{
+	size_t i;
+	json_t *v;
+	fprintf(out, "%s (%lld):", what, n);
+	json_array_foreach(json_object_get(p, key), i, v)
+		fprintf(out, " %s", json_string_value(v));
+	if ((long long)json_array_size(json_object_get(p, key)) < n)
+		fprintf(out, " ...");
+	fputc('\n', out);
+}
+
+/* Polls GET /v1/admin/control until every connected agent in the pause's
+ * scope confirmed it, or the time runs out. */
+static int pause_wait(const struct admin_target *t, long long id,
+		      long long t0, FILE *out, struct st_error *err)
+{
+	long wait_ms = t->timeout_ms ? t->timeout_ms : ADMIN_WAIT_DEFAULT_MS;
+	struct call c = {"GET", "/v1/admin/control", NULL, 0, NULL, 0, 0};
+	for (;;) {
+		struct st_buf raw;
+		st_buf_init(&raw, false);
+		json_t *a = NULL;
+		int rc = api_json(t, &c, &a, &raw, err);
+		st_buf_fini(&raw);
+		if (rc < 0)
+			return rc;
+		json_t *p = find_pause(a, id);
+		long long took = mono_ms_now() - t0;
+		if (!p) {
+			json_decref(a);
+			return st_fail(err, ST_E_STATE, "pause %lld: no longer "
+				       "in force (resumed meanwhile)", id);
+		}
+		long long pending = jint(p, "pending");
+		long long offline = jint(p, "offline");
+		bool done = pending == 0;
+		if (done || took >= wait_ms) {
+			char when[32];
+			fmt_time(jint(p, "offline_stop_by_s"), when, sizeof when);
+			fprintf(out, "%lld of %lld device(s) confirmed after %lld "
+				"ms\n", jint(p, "confirmed"), jint(p, "devices"),
+				took);
+			if (pending)
+				print_ids(out, "not yet confirmed", p,
+					  "pending_ids", pending);
+			if (offline) {
+				print_ids(out, "offline", p, "offline_ids",
+					  offline);
+				fprintf(out, "offline agents stop by themselves "
+					"when their lease runs out: by %s at the "
+					"latest\n", when);
+			}
+			json_decref(a);
+			if (done)
+				return 0;
+			return st_fail(err, ST_E_TIMEOUT, "pause %lld: %lld "
+				       "connected agent(s) did not confirm "
+				       "within %ld ms; they stop when their "
+				       "lease runs out", id, pending, wait_ms);
+		}
+		json_decref(a);
+		struct timespec ts = {0, ADMIN_WAIT_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int pause_cmd(const struct admin_target *t, int argc, char **argv,
+		     int json, FILE *out, struct st_error *err)
+{
+	json_t *o = json_object();
+	int n_scopes = 0, rc = 0;
+	bool wait = false;
+	const char *reason = NULL;
+	for (int i = 0; rc == 0 && i < argc; i++) {
+		int bad = 0;
+		const char *v;
+		if ((rc = scope_opt(argc, argv, &i, "pause", o, &n_scopes,
+				    err)) != 0) {
+			rc = rc < 0 ? rc : 0;
+		} else if ((v = opt_value(argc, argv, &i, "--reason", &bad))) {
+			reason = v;
+		} else if (bad) {
+			rc = usage(err, "pause: %s needs a value", argv[i]);
+		} else if (!strcmp(argv[i], "--wait")) {
+			wait = true;
+		} else if (!strcmp(argv[i], "--discard-unsent")) {
+			json_object_set_new(o, "discard_unsent", json_true());
+		} else {
+			rc = usage(err, "pause: unexpected '%s'; see 'sealtrace "
+				   "pause --help'", argv[i]);
+		}
+	}
+	if (rc == 0 && n_scopes != 1)
+		rc = usage(err, "pause: give exactly one of --all, --group G, "
+			   "--user NAME, --device ID%s", "");
+	if (rc == 0 && (!reason || !*reason || strlen(reason) > 200))
+		rc = usage(err, "pause: needs --reason TEXT (1 to 200 bytes): "
+			   "it is recorded and shown to the people paused%s",
+			   "");
+	if (rc < 0) {
+		json_decref(o);
+		return rc;
+	}
+	json_object_set_new(o, "reason", json_string(reason));
+	char *body;
+	if ((rc = body_of(o, &body, err)) < 0)
+		return rc;
+	struct call c = {"POST", "/v1/admin/pause", body, strlen(body), NULL,
+			 0, 0};
+	struct st_buf raw;
+	st_buf_init(&raw, false);
+	json_t *a = NULL;
+	long long t0 = mono_ms_now();
+	rc = api_json(t, &c, &a, &raw, err);
+	free(body);
+	if (rc == 0) {
+		char sc[300];
+		if (json)
+			print_raw(&raw, out);
+		else
+			fprintf(out, "paused %s (lease sequence %lld, pause %lld): "
+				"%lld device(s) in scope; connected agents "
+				"stop within a second\n",
+				scope_text(a, sc, sizeof sc), jint(a, "seq"),
+				jint(a, "id"), jint(a, "devices"));
+		if (wait)
+			rc = pause_wait(t, jint(a, "id"), t0, json ? stderr : out,
+					err);
+	}
+	if (a)
+		json_decref(a);
+	st_buf_fini(&raw);
+	return rc;
+}
+
+static int resume_cmd(const struct admin_target *t, int argc, char **argv,
+		      int json, FILE *out, struct st_error *err)
+{
+	json_t *o = json_object();
+	int n_scopes = 0, rc = 0;
+	for (int i = 0; rc == 0 && i < argc; i++) {
+		int bad = 0;
+		const char *v;
+		if ((rc = scope_opt(argc, argv, &i, "resume", o, &n_scopes,
+				    err)) != 0) {
+			rc = rc < 0 ? rc : 0;
+		} else if ((v = opt_value(argc, argv, &i, "--reason", &bad))) {
+			if (strlen(v) > 200)
+				rc = usage(err, "resume: --reason over 200 "
+					   "bytes%s", "");
+			else
+				json_object_set_new(o, "reason",
+						    json_string(v));
+		} else if (bad) {
+			rc = usage(err, "resume: %s needs a value", argv[i]);
+		} else {
+			rc = usage(err, "resume: unexpected '%s'; see "
+				   "'sealtrace resume --help'", argv[i]);
+		}
+	}
+	if (rc == 0 && n_scopes != 1)
+		rc = usage(err, "resume: give exactly one of --all, --group G, "
+			   "--user NAME, --device ID (the scope paused)%s", "");
+	if (rc < 0) {
+		json_decref(o);
+		return rc;
+	}
+	char *body;
+	if ((rc = body_of(o, &body, err)) < 0)
+		return rc;
+	struct call c = {"POST", "/v1/admin/resume", body, strlen(body), NULL,
+			 0, 0};
+	struct st_buf raw;
+	st_buf_init(&raw, false);
+	json_t *a = NULL;
+	rc = api_json(t, &c, &a, &raw, err);
+	free(body);
+	if (rc == 0 && json)
+		print_raw(&raw, out);
+	else if (rc == 0)
+		fprintf(out, "resumed %lld pause(s) (lease sequence %lld); "
+			"agents record again once they hold the new lease\n",
+			jint(a, "resumed"), jint(a, "seq"));
+	if (a)
+		json_decref(a);
+	st_buf_fini(&raw);
+	return rc;
+}
+
+/* The pauses in force, for `status`. */
+static int control_table(const struct admin_target *t, FILE *out,
+			 struct st_error *err)
+{
+	struct call c = {"GET", "/v1/admin/control", NULL, 0, NULL, 0, 0};
+	struct st_buf raw;
+	st_buf_init(&raw, false);
+	json_t *a = NULL;
+	int rc = api_json(t, &c, &a, &raw, err);
+	st_buf_fini(&raw);
+	if (rc < 0)
+		return rc;
+	json_t *ps = json_object_get(a, "pauses");
+	fprintf(out, "leases:    epoch %lld\n", jint(a, "epoch"));
+	if (!json_array_size(ps)) {
+		fprintf(out, "pauses:    none; every device may record\n");
+		json_decref(a);
+		return 0;
+	}
+	fprintf(out, "pauses:\n");
+	struct table tb = {.cols = 8};
+	const char *h[] = {"SCOPE", "STATE", "SINCE", "BY", "CONFIRMED",
+			   "PENDING", "OFFLINE (STOP BY)", "REASON"};
+	table_row(&tb, h);
+	size_t i;
+	json_t *p;
+	json_array_foreach(ps, i, p) {
+		char sc[300], since[32], conf[48], pend[24], off[64], stop[32];
+		fmt_time(jint(p, "since_s"), since, sizeof since);
+		snprintf(conf, sizeof conf, "%lld/%lld", jint(p, "confirmed"),
+			 jint(p, "devices"));
+		snprintf(pend, sizeof pend, "%lld", jint(p, "pending"));
+		fmt_time(jint(p, "offline_stop_by_s"), stop, sizeof stop);
+		if (jint(p, "offline"))
+			snprintf(off, sizeof off, "%lld (%s)",
+				 jint(p, "offline"), stop);
+		else
+			snprintf(off, sizeof off, "0");
+		const char *row[] = {
+			scope_text(p, sc, sizeof sc),
+			json_is_true(json_object_get(p, "discard_unsent"))
+				? "paused, discard" : "paused",
+			since, jstr(p, "by"), conf, pend, off,
+			jstr(p, "reason")};
+		table_row(&tb, row);
+	}
+	if (tb.oom)
+		rc = st_fail(err, ST_E_NOMEM, "status: out of memory");
+	else
+		table_print(&tb, out);
+	table_fini(&tb);
+	json_decref(a);
 	return rc;
 }
 
@@ -982,6 +1295,10 @@ static int dispatch(const struct admin_target *t, int argc, char **argv,
 		return backup(t, argc - 1, argv + 1, json, out, err);
 	if (!strcmp(cmd, "status") && argc == 1)
 		return status(t, json, out, err);
+	if (!strcmp(cmd, "pause"))
+		return pause_cmd(t, argc - 1, argv + 1, json, out, err);
+	if (!strcmp(cmd, "resume"))
+		return resume_cmd(t, argc - 1, argv + 1, json, out, err);
 	return st_fail(err, ADMIN_E_USAGE, "%s %s: not a command (or extra "
 		       "arguments); see 'sealtrace %s --help'", cmd, sub, cmd);
 }
@@ -995,7 +1312,8 @@ static bool known_command(int argc, char **argv)
 		((!strcmp(sub, "list") && argc == 2) || !strcmp(sub, "revoke"))) ||
 	       !strcmp(cmd, "enroll-token") ||
 	       (!strcmp(cmd, "policy") && !strcmp(sub, "apply")) ||
-	       !strcmp(cmd, "backup") ||
+	       !strcmp(cmd, "backup") || !strcmp(cmd, "pause") ||
+	       !strcmp(cmd, "resume") ||
 	       (!strcmp(cmd, "status") && argc == 1);
 }
 

@@ -1,5 +1,5 @@
 /* admin.h - owns the administration commands of `sealtrace` (user, device,
- * enroll-token, policy apply, backup, status): each is one or two API calls
+ * enroll-token, policy apply, backup, pause, resume, status): each is one or two API calls
  * through core/client.h with an admin token. Never opens the server's
  * database; never prints a token it did not just create. */
 #ifndef ST_ADMIN_H

@@ -7,10 +7,12 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -20,6 +22,7 @@
 #include "core/devreq.h"
 #include "core/file.h"
 #include "core/keys.h"
+#include "core/lease.h"
 #include "core/policy.h"
 #include "server/tls.h"
 
@@ -40,6 +43,7 @@ unsigned st_api_status(int code, enum st_api_kind kind)
 	case ST_E_SIGNATURE:
 		return kind == ST_API_SEGMENT ? 422 : 401;
 	case ST_E_DEVICE_REVOKED:
+	case ST_E_PAUSED: /* a segment under an old lease; enrollment paused */
 		return kind == ST_API_SEGMENT ? 422 : 403;
 	case ST_E_FORBIDDEN: case ST_E_TOKEN_INVALID: case ST_E_TOKEN_EXPIRED:
 	case ST_E_TOKEN_USED: case ST_E_USER_MISMATCH:
@@ -55,6 +59,7 @@ unsigned st_api_status(int code, enum st_api_kind kind)
 	case ST_E_DEVICE_UNKNOWN: case ST_E_BODY_MISMATCH:
 	case ST_E_PERSON_MISMATCH: case ST_E_NOTICE_NOT_ACCEPTED:
 	case ST_E_NOT_IN_NOTICE: case ST_E_OVER_KEEP: case ST_E_TIME_WINDOW:
+	case ST_E_NO_LEASE:
 		return 422;
 	case ST_E_UNAVAILABLE:
 		return 503;
@@ -129,6 +134,47 @@ struct st_api {
 		uint8_t id[16];
 		uint64_t segs, bytes;
 	} *bl;
+
+	/* control: everything below under ctl_mu (taken after store_mu,
+	 * never before it) */
+	pthread_mutex_t ctl_mu;
+	pthread_cond_t tick_cv;
+	uint64_t epoch;
+	struct ctl_scope *scopes;  /* every scope a pause ever named */
+	size_t n_scopes, cap_scopes;
+	struct st_pause *force;    /* the pauses in force */
+	size_t n_force, cap_force;
+	struct ctl_dev *devs;      /* open addressing by device id */
+	size_t dev_cap, dev_n;
+	struct areq *held_head, *held_tail; /* held polls, oldest first */
+	size_t n_held;
+	bool ctl_closing, ticker_stop, ticker_up;
+	pthread_t ticker;
+	uint8_t *lease_sk;         /* sodium_malloc'ed, 64 bytes */
+	uint32_t validity_ms, hold_s;
+};
+
+/* Per scope a pause ever named: the newest pause and the newest pause or
+ * resume (a device's lease sequence is the largest last_event over the
+ * scopes covering it). Scopes are acts of officers: few, so a linear scan
+ * per lookup is cheap beside the request it serves. */
+struct ctl_scope {
+	int scope;
+	char value[ST_STORE_SCOPE_VALUE_MAX + 1];
+	uint64_t last_event, last_pause;
+};
+
+/* What the server knows of one device's control channel. */
+struct ctl_dev {
+	uint8_t id[16];
+	bool used;
+	bool revoked;          /* revoked since start: held polls get 403 */
+	unsigned held;         /* polls held now */
+	int64_t last_answer_s; /* last lease answered (0: none since start) */
+	int64_t last_poll_s;
+	int agent_state;       /* as the agent last said */
+	uint64_t conf_epoch;   /* newest pause it confirmed (0: none) */
+	uint64_t conf_last_seq;
 };
 
 /* What a request carries between phases. */
@@ -139,13 +185,33 @@ enum route {
 	R_A_STATUS, R_A_USERS_ADD, R_A_USERS_LIST, R_A_DEVICES,
 	R_A_REVOKE, R_A_ETOKENS, R_A_POLICY_GET, R_A_POLICY_APPLY,
 	R_A_BACKUP, R_A_FLAGS,
+	R_DEV_LEASE, R_A_PAUSE, R_A_RESUME, R_A_CONTROL,
 };
 
 struct areq {
 	enum route route;
 	uint8_t path_id[16]; /* /v1/admin/devices/{id}/revoke */
 	struct job job;      /* R_SEGMENTS */
+	char token_name[ST_STORE_TOKEN_NAME_MAX + 1]; /* admin routes */
+	/* R_DEV_LEASE: the poll, kept while it is held */
+	struct st_http_req *r;
+	uint8_t dev[16];
+	char dev_hex[33];
+	char person[ST_STORE_NAME_MAX + 1];
+	char group[ST_STORE_GROUP_MAX + 1];
+	uint8_t nonce[16];
+	uint64_t have_seq;
+	uint64_t deadline_ns; /* monotonic */
+	bool held;            /* in the held list (under ctl_mu) */
+	atomic_bool in_list;  /* the same, readable without the lock */
+	struct areq *prev, *next;
 };
+
+/* The kill switch's memory (further down), for the handlers before it. */
+static struct ctl_dev *dev_get(struct st_api *a, const uint8_t id[16],
+			       bool make);
+static void wake(struct st_api *a, int scope, const char *value,
+		 const uint8_t *dev);
 
 static int64_t now_s(const struct st_api *a)
 {
@@ -546,6 +612,149 @@ int st_api_parse_backlog(const char *v, uint64_t *segments, uint64_t *bytes,
 	return 0;
 }
 
+static int parse_scope(json_t *o, struct st_api_pause_req *out,
+		       struct st_error *err)
+{
+	char scope[16];
+	int rc = get_str(o, "scope", true, 1, 15, scope, sizeof scope, err);
+	if (rc < 0)
+		return rc;
+	out->scope = st_scope_from_name(scope);
+	if (!out->scope)
+		return st_fail(err, ST_E_INVAL,
+			       "request body: \"scope\" must be all, group, "
+			       "user or device");
+	size_t max = out->scope == ST_SCOPE_GROUP ? ST_STORE_GROUP_MAX
+		     : out->scope == ST_SCOPE_DEVICE ? 32
+						     : ST_STORE_NAME_MAX;
+	bool all = out->scope == ST_SCOPE_ALL;
+	if (all && json_object_get(o, "value") &&
+	    !(json_is_string(json_object_get(o, "value")) &&
+	      json_string_length(json_object_get(o, "value")) == 0))
+		return st_fail(err, ST_E_INVAL,
+			       "request body: scope all takes no \"value\"");
+	if ((rc = get_str(o, "value", !all, all ? 0 : 1, max, out->value,
+			  sizeof out->value, err)) < 0)
+		return rc;
+	if (out->scope == ST_SCOPE_DEVICE) {
+		bool ok = strlen(out->value) == 32;
+		for (size_t i = 0; ok && i < 32; i++) {
+			char c = out->value[i];
+			if (c >= 'A' && c <= 'F')
+				out->value[i] = (char)(c - 'A' + 'a');
+			ok = (c >= '0' && c <= '9') ||
+			     (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		}
+		if (!ok)
+			return st_fail(err, ST_E_INVAL,
+				       "request body: a device \"value\" is the "
+				       "device id, 32 hex digits (see "
+				       "`sealtrace device list`)");
+	}
+	return 0;
+}
+
+int st_api_parse_pause(const uint8_t *body, size_t len,
+		       struct st_api_pause_req *out, struct st_error *err)
+{
+	static const char *const keys[] = {"scope", "value", "reason",
+					   "discard_unsent", NULL};
+	memset(out, 0, sizeof *out);
+	json_t *o = NULL;
+	int rc = load_obj(body, len, &o, err);
+	if (rc < 0)
+		return rc;
+	json_t *d = json_object_get(o, "discard_unsent");
+	if ((rc = only_keys(o, keys, err)) < 0 ||
+	    (rc = parse_scope(o, out, err)) < 0 ||
+	    (rc = get_str(o, "reason", true, 1, ST_STORE_REASON_MAX,
+			  out->reason, sizeof out->reason, err)) < 0) {
+	} else if (d && !json_is_boolean(d)) {
+		rc = st_fail(err, ST_E_JSON, "request body: \"discard_unsent\" "
+			     "must be true or false");
+	} else {
+		out->discard = json_is_true(d);
+	}
+	json_decref(o);
+	return rc;
+}
+
+int st_api_parse_resume(const uint8_t *body, size_t len,
+			struct st_api_pause_req *out, struct st_error *err)
+{
+	static const char *const keys[] = {"scope", "value", "reason", NULL};
+	memset(out, 0, sizeof *out);
+	json_t *o = NULL;
+	int rc = load_obj(body, len, &o, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = only_keys(o, keys, err)) < 0 ||
+	    (rc = parse_scope(o, out, err)) < 0 ||
+	    (rc = get_str(o, "reason", false, 0, ST_STORE_REASON_MAX,
+			  out->reason, sizeof out->reason, err)) < 0) {
+	}
+	json_decref(o);
+	return rc;
+}
+
+int st_api_parse_lease(const uint8_t *body, size_t len,
+		       struct st_api_lease_req *out, struct st_error *err)
+{
+	static const char *const keys[] = {"nonce", "have_seq", "state",
+					   "confirm", NULL};
+	static const char *const ckeys[] = {"seq", "last_seq", NULL};
+	static const char *const states[] = {NULL, "recording",
+					     "paused_by_person", "paused",
+					     "stopped"};
+	memset(out, 0, sizeof *out);
+	json_t *o = NULL;
+	int rc = load_obj(body, len, &o, err);
+	if (rc < 0)
+		return rc;
+	int64_t have = 0, cs = 0, cl = 0;
+	char state[24];
+	json_t *c = json_object_get(o, "confirm");
+	if ((rc = only_keys(o, keys, err)) < 0 ||
+	    (rc = get_hex(o, "nonce", out->nonce, 16, err)) < 0 ||
+	    (rc = get_int(o, "have_seq", true, 0, INT64_MAX, &have, err)) <
+		    0 ||
+	    (rc = get_str(o, "state", true, 1, 20, state, sizeof state,
+			  err)) < 0)
+		goto out;
+	for (int i = ST_API_AGENT_RECORDING; i <= ST_API_AGENT_STOPPED; i++)
+		if (!strcmp(state, states[i]))
+			out->state = i;
+	if (!out->state) {
+		rc = st_fail(err, ST_E_INVAL,
+			     "request body: \"state\" must be recording, "
+			     "paused_by_person, paused or stopped");
+		goto out;
+	}
+	out->have_seq = (uint64_t)have;
+	if (c) {
+		if (!json_is_object(c)) {
+			rc = st_fail(err, ST_E_JSON, "request body: \"confirm\" "
+				     "must be an object {\"seq\", "
+				     "\"last_seq\"}");
+			goto out;
+		}
+		if ((rc = only_keys(c, ckeys, err)) < 0 ||
+		    (rc = get_int(c, "seq", true, 1, INT64_MAX, &cs, err)) <
+			    0 ||
+		    (rc = get_int(c, "last_seq", true, 0, INT64_MAX, &cl,
+				  err)) < 0) {
+			st_error_prefix(err, "confirm: ");
+			goto out;
+		}
+		out->has_confirm = true;
+		out->confirm_seq = (uint64_t)cs;
+		out->confirm_last_seq = (uint64_t)cl;
+	}
+out:
+	json_decref(o);
+	return rc;
+}
+
 /* ---- the current policy ---- */
 
 static void cache_get(struct st_api *a, struct policy_cache *out)
@@ -748,7 +957,7 @@ static bool submit(struct st_api *a, struct job *j)
 /* ---- authentication ---- */
 
 /* Authorization: Bearer sta_...; every failure is the same 401. */
-static int admin_auth(struct st_api *a, struct st_http_req *r,
+static int admin_auth(struct st_api *a, struct st_http_req *r, char *name,
 		      struct st_error *err)
 {
 	static const char msg[] =
@@ -780,6 +989,7 @@ static int admin_auth(struct st_api *a, struct st_http_req *r,
 			       "API token \"%s\": role \"%s\" may not use "
 			       "/v1/admin; use an admin token",
 			       t.name, t.role);
+	memcpy(name, t.name, sizeof t.name); /* who, for the record */
 	return 0;
 }
 
@@ -886,6 +1096,26 @@ static void h_enroll(struct st_api *a, struct st_http_req *r)
 	}
 	st_enroll_secret_hash(secret, hash);
 	sodium_memzero(secret, sizeof secret);
+
+	/* No new recorder while every device is paused: the token stays
+	 * unused for after the resume. */
+	char why[ST_STORE_REASON_MAX + 1] = "";
+	bool paused = false;
+	pthread_mutex_lock(&a->ctl_mu);
+	for (size_t i = 0; i < a->n_force && !paused; i++)
+		if (a->force[i].scope == ST_SCOPE_ALL) {
+			paused = true;
+			memcpy(why, a->force[i].reason, sizeof why);
+		}
+	pthread_mutex_unlock(&a->ctl_mu);
+	if (paused) {
+		sodium_memzero(hash, sizeof hash);
+		reply_fail(r, ST_API_GENERAL, ST_E_PAUSED,
+			   "enroll: every device is paused (\"%s\"); enroll "
+			   "after `sealtrace resume --all`",
+			   why);
+		return;
+	}
 
 	struct st_device d;
 	memset(&d, 0, sizeof d);
@@ -1356,6 +1586,12 @@ static void h_revoke(struct st_api *a, struct st_http_req *r,
 		reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
+	pthread_mutex_lock(&a->ctl_mu);
+	struct ctl_dev *cd = dev_get(a, id, true);
+	if (cd)
+		cd->revoked = true;
+	pthread_mutex_unlock(&a->ctl_mu);
+	wake(a, 0, NULL, id); /* its held poll learns it at once */
 	logf_(a, "device %s revoked", idh);
 	reply_json(r, 200, json_pack("{s:s,s:b}", "id", idh, "active", 0));
 }
@@ -1515,8 +1751,10 @@ static void h_policy_apply(struct st_api *a, struct st_http_req *r)
 	}
 	char ph[65];
 	hex(sp.hash, 32, ph);
-	if (changed)
+	if (changed) {
 		logf_(a, "policy %s is now current", ph);
+		wake(a, 0, NULL, NULL); /* leases carry the policy hash */
+	}
 	json_t *j = json_object();
 	json_object_set_new(j, "policy_hash", j_hex(sp.hash, 32));
 	json_object_set_new(j, "notice_hash", j_hex(sp.notice_hash, 32));
@@ -1606,6 +1844,884 @@ static void h_flags(struct st_api *a, struct st_http_req *r)
 	reply_json(r, 200, json_pack("{s:o}", "flags", pg.arr));
 }
 
+/* ---- control: the kill switch ---- */
+
+/* Whether a pause of scope/value covers a device (its id in hex, its
+ * person's name and group). */
+static bool covers(int scope, const char *value, const char *dev_hex,
+		   const char *person, const char *group)
+{
+	switch (scope) {
+	case ST_SCOPE_ALL: return true;
+	case ST_SCOPE_GROUP: return group[0] && !strcmp(value, group);
+	case ST_SCOPE_USER: return !strcmp(value, person);
+	case ST_SCOPE_DEVICE: return !strcmp(value, dev_hex);
+	default: return false;
+	}
+}
+
+/* A device as the kill switch sees it. */
+struct dview {
+	uint64_t seq;                 /* its lease sequence */
+	uint64_t newest_pause;        /* newest pause covering it (0: none) */
+	const struct st_pause *pause; /* newest one in force (NULL: none) */
+};
+
+/* With ctl_mu held. */
+static void view_of(const struct st_api *a, const char *dev_hex,
+		    const char *person, const char *group, struct dview *v)
+{
+	v->seq = ST_STORE_EPOCH_FIRST;
+	v->newest_pause = 0;
+	v->pause = NULL;
+	for (size_t i = 0; i < a->n_scopes; i++) {
+		const struct ctl_scope *c = &a->scopes[i];
+		if (!covers(c->scope, c->value, dev_hex, person, group))
+			continue;
+		if (c->last_event > v->seq)
+			v->seq = c->last_event;
+		if (c->last_pause > v->newest_pause)
+			v->newest_pause = c->last_pause;
+	}
+	for (size_t i = 0; i < a->n_force; i++) {
+		const struct st_pause *p = &a->force[i];
+		if (covers(p->scope, p->value, dev_hex, person, group) &&
+		    (!v->pause || p->epoch > v->pause->epoch))
+			v->pause = p;
+	}
+}
+
+/* The scope's entry, made when absent (NULL when out of memory). With
+ * ctl_mu held. */
+static struct ctl_scope *scope_get(struct st_api *a, int scope,
+				   const char *value)
+{
+	for (size_t i = 0; i < a->n_scopes; i++)
+		if (a->scopes[i].scope == scope &&
+		    !strcmp(a->scopes[i].value, value))
+			return &a->scopes[i];
+	if (a->n_scopes == a->cap_scopes) {
+		size_t cap = a->cap_scopes ? a->cap_scopes * 2 : 16;
+		struct ctl_scope *n = realloc(a->scopes, cap * sizeof *n);
+		if (!n)
+			return NULL;
+		a->scopes = n;
+		a->cap_scopes = cap;
+	}
+	struct ctl_scope *c = &a->scopes[a->n_scopes++];
+	memset(c, 0, sizeof *c);
+	c->scope = scope;
+	snprintf(c->value, sizeof c->value, "%s", value);
+	return c;
+}
+
+static int force_add(struct st_api *a, const struct st_pause *p)
+{
+	if (a->n_force == a->cap_force) {
+		size_t cap = a->cap_force ? a->cap_force * 2 : 16;
+		struct st_pause *n = realloc(a->force, cap * sizeof *n);
+		if (!n)
+			return ST_E_NOMEM;
+		a->force = n;
+		a->cap_force = cap;
+	}
+	a->force[a->n_force++] = *p;
+	return 0;
+}
+
+/* Takes a stored pause (or resume) into memory. With ctl_mu held. */
+static int ctl_take(struct st_api *a, const struct st_pause *p)
+{
+	struct ctl_scope *c = scope_get(a, p->scope, p->value);
+	if (!c)
+		return ST_E_NOMEM;
+	uint64_t ev = p->resumed_epoch > p->epoch ? p->resumed_epoch : p->epoch;
+	if (ev > c->last_event)
+		c->last_event = ev;
+	if (p->epoch > c->last_pause)
+		c->last_pause = p->epoch;
+	if (ev > a->epoch)
+		a->epoch = ev;
+	return p->resumed_epoch ? 0 : force_add(a, p);
+}
+
+/* The device's entry (NULL when absent and !make, or out of memory).
+ * Open addressing on the id's first 8 bytes: ids are random. With ctl_mu
+ * held. */
+static struct ctl_dev *dev_get(struct st_api *a, const uint8_t id[16],
+			       bool make)
+{
+	if (a->dev_cap) {
+		size_t m = a->dev_cap - 1;
+		for (size_t i = st_le64(id) & m;; i = (i + 1) & m) {
+			if (!a->devs[i].used)
+				break;
+			if (!memcmp(a->devs[i].id, id, 16))
+				return &a->devs[i];
+		}
+	}
+	if (!make)
+		return NULL;
+	if ((a->dev_n + 1) * 2 > a->dev_cap) { /* at most half full */
+		size_t cap = a->dev_cap ? a->dev_cap * 2 : 1024;
+		struct ctl_dev *n = calloc(cap, sizeof *n);
+		if (!n)
+			return NULL;
+		for (size_t k = 0; k < a->dev_cap; k++) {
+			if (!a->devs[k].used)
+				continue;
+			size_t i = st_le64(a->devs[k].id) & (cap - 1);
+			while (n[i].used)
+				i = (i + 1) & (cap - 1);
+			n[i] = a->devs[k];
+		}
+		free(a->devs);
+		a->devs = n;
+		a->dev_cap = cap;
+	}
+	size_t m = a->dev_cap - 1;
+	size_t i = st_le64(id) & m;
+	while (a->devs[i].used)
+		i = (i + 1) & m;
+	struct ctl_dev *d = &a->devs[i];
+	memset(d, 0, sizeof *d);
+	memcpy(d->id, id, 16);
+	d->used = true;
+	a->dev_n++;
+	return d;
+}
+
+/* The held list, oldest first: every poll is held for the same time, so
+ * the first to expire is always at the head. With ctl_mu held. */
+static void held_add(struct st_api *a, struct areq *q)
+{
+	q->prev = a->held_tail;
+	q->next = NULL;
+	if (a->held_tail)
+		a->held_tail->next = q;
+	else
+		a->held_head = q;
+	a->held_tail = q;
+	q->held = true;
+	atomic_store(&q->in_list, true);
+	a->n_held++;
+	struct ctl_dev *d = dev_get(a, q->dev, true);
+	if (d)
+		d->held++;
+}
+
+static void held_del(struct st_api *a, struct areq *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		a->held_head = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	else
+		a->held_tail = q->prev;
+	q->prev = q->next = NULL;
+	q->held = false;
+	atomic_store(&q->in_list, false);
+	a->n_held--;
+	struct ctl_dev *d = dev_get(a, q->dev, false);
+	if (d && d->held)
+		d->held--;
+}
+
+/* Takes q off the list onto a chain of polls to resume (linked through
+ * next). With ctl_mu held. */
+static void held_take(struct st_api *a, struct areq *q, struct areq **chain)
+{
+	held_del(a, q);
+	q->next = *chain;
+	*chain = q;
+}
+
+/* Resumes a chain made by held_take, without ctl_mu: once resumed, a
+ * request may be answered and freed at once, so next is read first. */
+static void resume_chain(struct areq *q)
+{
+	while (q) {
+		struct areq *next = q->next;
+		q->next = NULL;
+		st_http_resume(q->r);
+		q = next;
+	}
+}
+
+/* Every held poll a change of scope/value covers (scope 0: every one),
+ * or of one device (dev non-NULL). O(held polls), once per change. */
+static void wake(struct st_api *a, int scope, const char *value,
+		 const uint8_t *dev)
+{
+	struct areq *chain = NULL;
+	pthread_mutex_lock(&a->ctl_mu);
+	for (struct areq *q = a->held_head, *next; q; q = next) {
+		next = q->next;
+		bool hit = dev ? !memcmp(q->dev, dev, 16)
+			       : scope == 0 || covers(scope, value, q->dev_hex,
+						      q->person, q->group);
+		if (hit)
+			held_take(a, q, &chain);
+	}
+	pthread_mutex_unlock(&a->ctl_mu);
+	resume_chain(chain);
+}
+
+static void *ticker_main(void *arg)
+{
+	struct st_api *a = arg;
+	pthread_mutex_lock(&a->ctl_mu);
+	while (!a->ticker_stop) {
+		uint64_t now = st_mono_ns(a->clock);
+		struct areq *chain = NULL;
+		while (a->held_head && a->held_head->deadline_ns <= now)
+			held_take(a, a->held_head, &chain);
+		pthread_mutex_unlock(&a->ctl_mu);
+		resume_chain(chain);
+		pthread_mutex_lock(&a->ctl_mu);
+		if (a->ticker_stop)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)ST_API_LEASE_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&a->tick_cv, &a->ctl_mu, &ts);
+	}
+	pthread_mutex_unlock(&a->ctl_mu);
+	return NULL;
+}
+
+void st_api_quiesce(struct st_api *a)
+{
+	if (!a)
+		return;
+	struct areq *chain = NULL;
+	pthread_mutex_lock(&a->ctl_mu);
+	a->ctl_closing = true;
+	while (a->held_head)
+		held_take(a, a->held_head, &chain);
+	pthread_mutex_unlock(&a->ctl_mu);
+	resume_chain(chain);
+}
+
+/* Loads the epoch, every pause and the confirmations of the newest pause
+ * of each scope (the only ones ingest can ask about). */
+struct ctl_load {
+	struct st_api *a;
+	int64_t last_id;
+	size_t rows;
+	int rc;
+	uint8_t last_dev[16];
+};
+
+static int load_pause_row(void *ctx, const struct st_pause *p)
+{
+	struct ctl_load *l = ctx;
+	l->rows++;
+	l->last_id = p->id;
+	return ctl_take(l->a, p) < 0 ? ST_E_NOMEM : 0;
+}
+
+static int load_confirm_row(void *ctx, const struct st_pause_confirm *c)
+{
+	struct ctl_load *l = ctx;
+	l->rows++;
+	memcpy(l->last_dev, c->device_id, 16);
+	struct ctl_dev *d = dev_get(l->a, c->device_id, true);
+	if (!d)
+		return ST_E_NOMEM;
+	if (c->epoch > d->conf_epoch) {
+		d->conf_epoch = c->epoch;
+		d->conf_last_seq = c->last_seq;
+	}
+	return 0;
+}
+
+static int ctl_load(struct st_api *a, struct st_error *err)
+{
+	struct st_store *s = a->admin_store;
+	uint64_t e = 0;
+	int rc = st_store_epoch_get(s, &e, err);
+	if (rc < 0)
+		return rc;
+	a->epoch = e;
+	struct ctl_load l = {.a = a};
+	do {
+		l.rows = 0;
+		rc = st_store_pause_list(s, false, l.last_id, ST_STORE_LIST_MAX,
+					 load_pause_row, &l, err);
+	} while (rc == 0 && l.rows == ST_STORE_LIST_MAX);
+	for (size_t i = 0; rc == 0 && i < a->n_scopes; i++) {
+		uint64_t ep = a->scopes[i].last_pause;
+		bool first = true;
+		do {
+			l.rows = 0;
+			rc = st_store_pause_confirms_get(
+				s, ep, first ? NULL : l.last_dev,
+				ST_STORE_LIST_MAX, load_confirm_row, &l, err);
+			first = false;
+		} while (rc == 0 && l.rows == ST_STORE_LIST_MAX);
+	}
+	if (rc == 0 && a->epoch < e)
+		a->epoch = e;
+	return rc;
+}
+
+/* Ingest's step 9 (st_ingest_lease_fn), from memory alone. */
+static int lease_check(void *ctx, const struct st_ingest_lease_q *q,
+		       struct st_error *err)
+{
+	struct st_api *a = ctx;
+	char hx[33];
+	hex(q->device_id, 16, hx);
+	struct dview v;
+	pthread_mutex_lock(&a->ctl_mu);
+	view_of(a, hx, q->person, q->group, &v);
+	bool ok = v.newest_pause <= q->lease_seq;
+	if (!ok) {
+		const struct ctl_dev *d = dev_get(a, q->device_id, false);
+		/* recorded before the pause, kept, and said so when the
+		 * agent obeyed it */
+		ok = d && d->conf_epoch == v.newest_pause &&
+		     q->seq <= d->conf_last_seq;
+	}
+	pthread_mutex_unlock(&a->ctl_mu);
+	if (ok)
+		return 0;
+	return st_fail(err, ST_E_PAUSED,
+		       "recorded under lease %" PRIu64 ", older than the "
+		       "pause of lease sequence %" PRIu64 " covering this "
+		       "device, and not among the segments the agent kept "
+		       "when it confirmed that pause; it is not stored",
+		       q->lease_seq, v.newest_pause);
+}
+
+/* Signs and sends the device's lease as it stands now. */
+static void lease_reply(struct st_api *a, struct st_http_req *r,
+			struct areq *q)
+{
+	struct st_lease l;
+	memset(&l, 0, sizeof l);
+	int64_t t = now_s(a);
+	struct dview v;
+	bool revoked = false;
+	pthread_mutex_lock(&a->ctl_mu);
+	struct ctl_dev *d = dev_get(a, q->dev, true);
+	revoked = d && d->revoked;
+	view_of(a, q->dev_hex, q->person, q->group, &v);
+	if (v.pause) {
+		l.state = ST_LEASE_PAUSE;
+		l.flags = v.pause->discard ? ST_LEASE_FLAG_DISCARD : 0;
+		snprintf(l.reason, sizeof l.reason, "%s", v.pause->reason);
+	} else {
+		l.state = ST_LEASE_RECORD;
+	}
+	if (d && !revoked)
+		d->last_answer_s = t;
+	pthread_mutex_unlock(&a->ctl_mu);
+	if (revoked) {
+		reply_fail(r, ST_API_DEVICE, ST_E_DEVICE_REVOKED,
+			   "device %s: revoked; enroll again with a new token "
+			   "if it should record",
+			   q->dev_hex);
+		return;
+	}
+	struct policy_cache pc;
+	cache_get(a, &pc);
+	memcpy(l.device_id, q->dev, 16);
+	l.seq = v.seq;
+	if (pc.have)
+		memcpy(l.policy_hash, pc.hash, 32);
+	memcpy(l.nonce, q->nonce, 16);
+	l.validity_ms = a->validity_ms;
+	l.issued_s = t;
+	uint8_t buf[ST_LEASE_MAX];
+	size_t len = 0;
+	struct st_error e = {0};
+	int rc = st_lease_sign(&l, a->lease_sk, buf, sizeof buf, &len, &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	st_http_detail(r, "device=%s lease=%" PRIu64 " %s", q->dev_hex, l.seq,
+		       l.state == ST_LEASE_PAUSE ? "pause" : "record");
+	json_t *j = json_object();
+	json_object_set_new(j, "lease", j_b64(buf, len));
+	json_object_set_new(j, "seq", j_u64(l.seq));
+	json_object_set_new(j, "state", json_string(l.state == ST_LEASE_PAUSE
+							    ? "pause"
+							    : "record"));
+	reply_json(r, 200, j);
+}
+
+/* POST /v1/device/lease: answers at once when the device's lease differs
+ * from the one it holds, else holds the poll (suspended) until a change
+ * covering the device or lease_hold_s. */
+static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
+{
+	struct st_device dev;
+	struct st_person person;
+	struct st_error e = {0};
+	memset(&dev, 0, sizeof dev);
+	pthread_mutex_lock(&a->store_mu);
+	int rc = device_auth(a, r, &dev, &person, &e);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_api_lease_req lq;
+	if ((rc = st_api_parse_lease(body, len, &lq, &e)) < 0) {
+		reply_err(r, ST_API_DEVICE, rc, &e);
+		return;
+	}
+	q->r = r;
+	memcpy(q->dev, dev.id, 16);
+	hex(dev.id, 16, q->dev_hex);
+	memcpy(q->person, person.name, sizeof q->person);
+	memcpy(q->group, person.group, sizeof q->group);
+	memcpy(q->nonce, lq.nonce, 16);
+	q->have_seq = lq.have_seq;
+	int64_t t = now_s(a);
+
+	/* A confirmation counts for a pause that covers the device and that
+	 * it has not confirmed yet; anything else is ignored (the lease
+	 * answered below tells the agent where it stands). */
+	bool record = false;
+	struct dview v;
+	pthread_mutex_lock(&a->ctl_mu);
+	struct ctl_dev *d = dev_get(a, q->dev, true);
+	if (d) {
+		d->last_poll_s = t;
+		d->agent_state = lq.state;
+	}
+	view_of(a, q->dev_hex, q->person, q->group, &v);
+	if (lq.has_confirm && d && lq.confirm_seq > d->conf_epoch) {
+		bool covering = lq.confirm_seq == v.newest_pause;
+		for (size_t i = 0; !covering && i < a->n_force; i++)
+			covering = a->force[i].epoch == lq.confirm_seq &&
+				   covers(a->force[i].scope, a->force[i].value,
+					  q->dev_hex, q->person, q->group);
+		record = covering;
+	}
+	pthread_mutex_unlock(&a->ctl_mu);
+	if (record) {
+		bool recorded = false;
+		pthread_mutex_lock(&a->store_mu);
+		rc = st_store_pause_confirm(a->admin_store, q->dev,
+					    lq.confirm_seq, lq.confirm_last_seq,
+					    t, &recorded, &e);
+		pthread_mutex_unlock(&a->store_mu);
+		if (rc < 0) {
+			reply_err(r, ST_API_DEVICE, rc, &e);
+			return;
+		}
+		pthread_mutex_lock(&a->ctl_mu);
+		d = dev_get(a, q->dev, true);
+		if (d && lq.confirm_seq > d->conf_epoch) {
+			d->conf_epoch = lq.confirm_seq;
+			/* an earlier confirmation stands; not knowing its
+			 * answer, keep nothing rather than too much */
+			d->conf_last_seq = recorded ? lq.confirm_last_seq : 0;
+		}
+		pthread_mutex_unlock(&a->ctl_mu);
+		if (recorded)
+			logf_(a, "device %s confirmed the pause of lease "
+				 "sequence %" PRIu64,
+			      q->dev_hex, lq.confirm_seq);
+	}
+
+	pthread_mutex_lock(&a->ctl_mu);
+	view_of(a, q->dev_hex, q->person, q->group, &v);
+	bool now = q->have_seq == 0 || q->have_seq != v.seq || a->ctl_closing;
+	if (!now) {
+		/* registered and suspended under one lock: a change cannot
+		 * slip between the look and the hold */
+		q->deadline_ns = st_mono_ns(a->clock) +
+				 (uint64_t)a->hold_s * 1000000000ull;
+		held_add(a, q);
+		st_http_suspend(r);
+	}
+	pthread_mutex_unlock(&a->ctl_mu);
+	if (now)
+		lease_reply(a, r, q);
+}
+
+/* ---- handlers: the kill switch, for administrators ---- */
+
+/* What GET /v1/admin/control says of one pause. */
+struct pview {
+	struct st_pause p;
+	uint64_t devices, confirmed, pending, offline;
+	int64_t stop_by_s;
+	json_t *pending_ids, *offline_ids;
+};
+
+struct person_key {
+	uint8_t id[16];
+	char name[ST_STORE_NAME_MAX + 1];
+	char group[ST_STORE_GROUP_MAX + 1];
+};
+
+struct ctl_count {
+	struct st_api *a;
+	struct pview *pv;
+	size_t n;
+	struct person_key *people;
+	size_t n_people, cap_people;
+	size_t rows;
+	uint8_t last[16];
+	int64_t now_s;
+};
+
+static int person_key_row(void *ctx, const struct st_person *p)
+{
+	struct ctl_count *c = ctx;
+	c->rows++;
+	memcpy(c->last, p->id, 16);
+	if (c->n_people == c->cap_people) {
+		size_t cap = c->cap_people ? c->cap_people * 2 : 256;
+		struct person_key *n = realloc(c->people, cap * sizeof *n);
+		if (!n)
+			return ST_E_NOMEM;
+		c->people = n;
+		c->cap_people = cap;
+	}
+	struct person_key *k = &c->people[c->n_people++];
+	memcpy(k->id, p->id, 16);
+	memcpy(k->name, p->name, sizeof k->name);
+	memcpy(k->group, p->group, sizeof k->group);
+	return 0;
+}
+
+static int cmp_person_key(const void *x, const void *y)
+{
+	return memcmp(((const struct person_key *)x)->id,
+		      ((const struct person_key *)y)->id, 16);
+}
+
+/* One device against every pause viewed: with ctl_mu held. */
+static int count_device_row(void *ctx, const struct st_device *dv)
+{
+	struct ctl_count *c = ctx;
+	c->rows++;
+	memcpy(c->last, dv->id, 16);
+	if (!dv->active)
+		return 0;
+	struct person_key key;
+	memcpy(key.id, dv->person_id, 16);
+	const struct person_key *pk = bsearch(&key, c->people, c->n_people,
+					      sizeof key, cmp_person_key);
+	if (!pk)
+		return 0;
+	char hx[33];
+	hex(dv->id, 16, hx);
+	struct st_api *a = c->a;
+	const struct ctl_dev *d = dev_get(a, dv->id, false);
+	int64_t valid_s = (int64_t)(a->validity_ms + 999) / 1000;
+	for (size_t i = 0; i < c->n; i++) {
+		struct pview *v = &c->pv[i];
+		if (!covers(v->p.scope, v->p.value, hx, pk->name, pk->group))
+			continue;
+		v->devices++;
+		if (d && d->conf_epoch >= v->p.epoch) {
+			v->confirmed++;
+		} else if (d && (d->held ||
+				 (d->last_answer_s &&
+				  c->now_s - d->last_answer_s <= valid_s))) {
+			v->pending++;
+			if (json_array_size(v->pending_ids) <
+			    ST_API_CONTROL_IDS_MAX)
+				json_array_append_new(v->pending_ids,
+						      json_string(hx));
+		} else {
+			v->offline++;
+			int64_t stop = (d && d->last_answer_s
+						? d->last_answer_s
+						: a->started_s) + valid_s;
+			if (stop > v->stop_by_s)
+				v->stop_by_s = stop;
+			if (json_array_size(v->offline_ids) <
+			    ST_API_CONTROL_IDS_MAX)
+				json_array_append_new(v->offline_ids,
+						      json_string(hx));
+		}
+	}
+	return 0;
+}
+
+static int count_page(void *ctx, const struct st_device *dv)
+{
+	struct ctl_count *c = ctx;
+	pthread_mutex_lock(&c->a->ctl_mu);
+	int rc = count_device_row(ctx, dv);
+	pthread_mutex_unlock(&c->a->ctl_mu);
+	return rc;
+}
+
+/* Counts, for each of n pauses, the active devices it covers and where
+ * each stands: confirmed, pending (connected) or offline. Reads people and
+ * devices from the store (an administrator's question, O(devices)). */
+static int control_count(struct st_api *a, struct pview *pv, size_t n,
+			 struct st_error *err)
+{
+	struct ctl_count c = {.a = a, .pv = pv, .n = n, .now_s = now_s(a)};
+	for (size_t i = 0; i < n; i++) {
+		pv[i].pending_ids = json_array();
+		pv[i].offline_ids = json_array();
+	}
+	int rc = 0;
+	pthread_mutex_lock(&a->store_mu);
+	for (unsigned i = 0; rc == 0 && i < ST_API_LIST_PAGES_MAX; i++) {
+		c.rows = 0;
+		rc = st_store_person_list(a->admin_store, i ? c.last : NULL,
+					  ST_STORE_LIST_MAX, person_key_row, &c,
+					  err);
+		if (c.rows < ST_STORE_LIST_MAX)
+			break;
+	}
+	for (unsigned i = 0; rc == 0 && i < ST_API_LIST_PAGES_MAX; i++) {
+		c.rows = 0;
+		rc = st_store_device_list(a->admin_store, i ? c.last : NULL,
+					  ST_STORE_LIST_MAX, count_page, &c,
+					  err);
+		if (c.rows < ST_STORE_LIST_MAX)
+			break;
+	}
+	pthread_mutex_unlock(&a->store_mu);
+	free(c.people);
+	return rc;
+}
+
+static json_t *pview_json(const struct pview *v)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", j_int(v->p.id));
+	json_object_set_new(o, "seq", j_u64(v->p.epoch));
+	json_object_set_new(o, "scope", json_string(st_scope_name(v->p.scope)));
+	json_object_set_new(o, "value", json_string(v->p.value));
+	json_object_set_new(o, "reason", json_string(v->p.reason));
+	json_object_set_new(o, "by", json_string(v->p.by));
+	json_object_set_new(o, "since_s", j_int(v->p.created_s));
+	json_object_set_new(o, "discard_unsent", json_boolean(v->p.discard));
+	json_object_set_new(o, "devices", j_u64(v->devices));
+	json_object_set_new(o, "confirmed", j_u64(v->confirmed));
+	json_object_set_new(o, "pending", j_u64(v->pending));
+	json_object_set_new(o, "offline", j_u64(v->offline));
+	json_object_set_new(o, "offline_stop_by_s",
+			    v->offline ? j_int(v->stop_by_s) : json_null());
+	json_object_set_new(o, "pending_ids", json_incref(v->pending_ids));
+	json_object_set_new(o, "offline_ids", json_incref(v->offline_ids));
+	return o;
+}
+
+static void pviews_free(struct pview *pv, size_t n)
+{
+	for (size_t i = 0; pv && i < n; i++) {
+		json_decref(pv[i].pending_ids);
+		json_decref(pv[i].offline_ids);
+	}
+	free(pv);
+}
+
+/* Checks that the user or device a scope names exists (a pause of a typo
+ * would stop no one and say it did). With store_mu held. */
+static int scope_exists(struct st_api *a, const struct st_api_pause_req *q,
+			struct st_error *err)
+{
+	if (q->scope == ST_SCOPE_USER) {
+		struct st_person p;
+		int rc = st_store_person_find(a->admin_store, q->value, &p,
+					      err);
+		if (rc == ST_E_NOT_FOUND)
+			return st_fail(err, rc, "pause: no user \"%s\"; see "
+				       "`sealtrace user list`", q->value);
+		return rc;
+	}
+	if (q->scope == ST_SCOPE_DEVICE) {
+		uint8_t id[16];
+		size_t got = 0;
+		struct st_device d;
+		if (sodium_hex2bin(id, 16, q->value, 32, NULL, &got, NULL) ||
+		    got != 16)
+			return st_fail(err, ST_E_INVAL, "pause: bad device id");
+		int rc = st_store_device_get(a->admin_store, id, &d, err);
+		if (rc == ST_E_NOT_FOUND)
+			return st_fail(err, rc, "pause: no device %s; see "
+				       "`sealtrace device list`", q->value);
+		return rc;
+	}
+	return 0;
+}
+
+static void h_pause(struct st_api *a, struct st_http_req *r, struct areq *q)
+{
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_api_pause_req pq;
+	struct st_error e = {0};
+	int rc = st_api_parse_pause(body, len, &pq, &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	struct st_pause p;
+	memset(&p, 0, sizeof p);
+	p.scope = pq.scope;
+	memcpy(p.value, pq.value, sizeof p.value);
+	memcpy(p.reason, pq.reason, sizeof p.reason);
+	memcpy(p.by, q->token_name, sizeof p.by);
+	p.discard = pq.discard;
+	p.created_s = now_s(a);
+	pthread_mutex_lock(&a->store_mu);
+	rc = scope_exists(a, &pq, &e);
+	if (rc == 0)
+		rc = st_store_pause_add(a->admin_store, &p, &e);
+	if (rc == 0) {
+		/* memory follows the store under store_mu, so that two
+		 * changes reach it in the order they were committed */
+		pthread_mutex_lock(&a->ctl_mu);
+		rc = ctl_take(a, &p);
+		pthread_mutex_unlock(&a->ctl_mu);
+		if (rc < 0)
+			st_fail(&e, rc, "pause: stored as lease sequence %"
+				PRIu64 " but not taken into memory; restart "
+				"the server", p.epoch);
+	}
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	/* the fan-out first: counting devices can wait */
+	wake(a, p.scope, p.value, NULL);
+	logf_(a, "pause %" PRId64 " (lease sequence %" PRIu64 ", scope %s%s%s) "
+		 "by %s",
+	      p.id, p.epoch, st_scope_name(p.scope), p.value[0] ? " " : "",
+	      p.value, p.by);
+	struct pview *pv = calloc(1, sizeof *pv);
+	if (pv) {
+		pv->p = p;
+		rc = control_count(a, pv, 1, &e);
+	}
+	json_t *j = json_object();
+	json_object_set_new(j, "id", j_int(p.id));
+	json_object_set_new(j, "seq", j_u64(p.epoch));
+	json_object_set_new(j, "scope", json_string(st_scope_name(p.scope)));
+	json_object_set_new(j, "value", json_string(p.value));
+	json_object_set_new(j, "reason", json_string(p.reason));
+	json_object_set_new(j, "discard_unsent", json_boolean(p.discard));
+	/* the pause holds even when the count failed: null then */
+	json_object_set_new(j, "devices",
+			    pv && rc == 0 ? j_u64(pv->devices) : json_null());
+	pviews_free(pv, 1);
+	st_http_detail(r, "pause=%" PRId64 " seq=%" PRIu64, p.id, p.epoch);
+	reply_json(r, 201, j);
+}
+
+static void h_resume(struct st_api *a, struct st_http_req *r, struct areq *q)
+{
+	size_t len;
+	const uint8_t *body = st_http_body(r, &len);
+	struct st_api_pause_req pq;
+	struct st_error e = {0};
+	int rc = st_api_parse_resume(body, len, &pq, &e);
+	if (rc < 0) {
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	struct st_resume rs;
+	memset(&rs, 0, sizeof rs);
+	rs.scope = pq.scope;
+	memcpy(rs.value, pq.value, sizeof rs.value);
+	memcpy(rs.by, q->token_name, sizeof rs.by);
+	memcpy(rs.reason, pq.reason, sizeof rs.reason);
+	rs.resumed_s = now_s(a);
+	uint64_t epoch = 0, n = 0;
+	pthread_mutex_lock(&a->store_mu);
+	rc = st_store_resume(a->admin_store, &rs, &epoch, &n, &e);
+	if (rc == 0) {
+		pthread_mutex_lock(&a->ctl_mu);
+		size_t k = 0;
+		for (size_t i = 0; i < a->n_force; i++) {
+			struct st_pause *p = &a->force[i];
+			if (p->scope == rs.scope && !strcmp(p->value, rs.value))
+				continue; /* ended */
+			a->force[k++] = *p;
+		}
+		a->n_force = k;
+		struct ctl_scope *c = scope_get(a, rs.scope, rs.value);
+		if (c && epoch > c->last_event)
+			c->last_event = epoch;
+		if (epoch > a->epoch)
+			a->epoch = epoch;
+		pthread_mutex_unlock(&a->ctl_mu);
+		if (!c)
+			rc = st_fail(&e, ST_E_NOMEM, "resume: stored but not "
+				     "taken into memory; restart the server");
+	}
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0) {
+		if (rc == ST_E_NOT_FOUND)
+			st_fail(&e, rc, "resume: no pause of scope %s%s%s is in "
+				"force; a resume ends the pauses of exactly the "
+				"scope given (see `sealtrace status`)",
+				st_scope_name(rs.scope), rs.value[0] ? " " : "",
+				rs.value);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	wake(a, rs.scope, rs.value, NULL);
+	logf_(a, "resume (lease sequence %" PRIu64 ", scope %s%s%s, %" PRIu64
+		 " pause(s)) by %s",
+	      epoch, st_scope_name(rs.scope), rs.value[0] ? " " : "",
+	      rs.value, n, rs.by);
+	st_http_detail(r, "resume seq=%" PRIu64, epoch);
+	json_t *j = json_object();
+	json_object_set_new(j, "seq", j_u64(epoch));
+	json_object_set_new(j, "resumed", j_u64(n));
+	reply_json(r, 200, j);
+}
+
+static void h_control(struct st_api *a, struct st_http_req *r)
+{
+	struct st_error e = {0};
+	pthread_mutex_lock(&a->ctl_mu);
+	size_t n = a->n_force;
+	uint64_t epoch = a->epoch;
+	struct pview *pv = calloc(n ? n : 1, sizeof *pv);
+	for (size_t i = 0; pv && i < n; i++)
+		pv[i].p = a->force[i];
+	pthread_mutex_unlock(&a->ctl_mu);
+	if (!pv) {
+		reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
+			   "control: out of memory; retry");
+		return;
+	}
+	int rc = control_count(a, pv, n, &e);
+	if (rc < 0) {
+		pviews_free(pv, n);
+		reply_err(r, ST_API_GENERAL, rc, &e);
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, pview_json(&pv[i]));
+	pviews_free(pv, n);
+	json_t *j = json_object();
+	json_object_set_new(j, "epoch", j_u64(epoch));
+	json_object_set_new(j, "lease_validity_ms", j_u64(a->validity_ms));
+	json_object_set_new(j, "pauses", arr);
+	reply_json(r, 200, j);
+}
+
 /* ---- routing ---- */
 
 enum auth { AUTH_NONE, AUTH_DEVICE, AUTH_ADMIN };
@@ -1649,6 +2765,13 @@ static struct route_info match(const char *method, const char *path,
 		 AUTH_ADMIN, ST_API_CT_JSON},
 		{"/v1/admin/backup", R_NONE, R_A_BACKUP, AUTH_ADMIN, NULL},
 		{"/v1/admin/flags", R_A_FLAGS, R_NONE, AUTH_ADMIN, NULL},
+		{"/v1/device/lease", R_NONE, R_DEV_LEASE, AUTH_DEVICE,
+		 ST_API_CT_JSON},
+		{"/v1/admin/pause", R_NONE, R_A_PAUSE, AUTH_ADMIN,
+		 ST_API_CT_JSON},
+		{"/v1/admin/resume", R_NONE, R_A_RESUME, AUTH_ADMIN,
+		 ST_API_CT_JSON},
+		{"/v1/admin/control", R_A_CONTROL, R_NONE, AUTH_ADMIN, NULL},
 	};
 	*status = 404;
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -1724,9 +2847,10 @@ static void on_headers(struct st_api *a, struct st_http_req *r)
 		}
 		return;
 	}
+	char token_name[ST_STORE_TOKEN_NAME_MAX + 1] = "";
 	if (ri.auth == AUTH_ADMIN) {
 		struct st_error e = {0};
-		int rc = admin_auth(a, r, &e);
+		int rc = admin_auth(a, r, token_name, &e);
 		if (rc < 0) {
 			reply_err(r, ST_API_GENERAL, rc, &e);
 			return;
@@ -1748,6 +2872,7 @@ static void on_headers(struct st_api *a, struct st_http_req *r)
 	}
 	q->route = ri.route;
 	memcpy(q->path_id, id, 16);
+	memcpy(q->token_name, token_name, sizeof q->token_name);
 	*st_http_user(r) = q;
 }
 
@@ -1771,6 +2896,10 @@ static void on_body(struct st_api *a, struct st_http_req *r, struct areq *q)
 	case R_A_POLICY_APPLY: h_policy_apply(a, r); break;
 	case R_A_BACKUP: h_backup(a, r); break;
 	case R_A_FLAGS: h_flags(a, r); break;
+	case R_DEV_LEASE: h_lease(a, r, q); break;
+	case R_A_PAUSE: h_pause(a, r, q); break;
+	case R_A_RESUME: h_resume(a, r, q); break;
+	case R_A_CONTROL: h_control(a, r); break;
 	case R_NONE: break;
 	}
 }
@@ -1788,10 +2917,21 @@ void st_api_handle(void *ctx, struct st_http_req *r, enum st_http_phase ph)
 			on_body(a, r, q);
 		break;
 	case ST_HTTP_RESUMED:
-		if (q)
+		if (q && q->route == R_DEV_LEASE)
+			lease_reply(a, r, q);
+		else if (q)
 			h_segment_done(a, r, q);
 		break;
 	case ST_HTTP_DONE:
+		/* A held poll is taken off the list before it is resumed, so
+		 * it is on it here only when the connection ended while
+		 * suspended (a daemon stopped without st_api_quiesce). */
+		if (q && atomic_load(&q->in_list)) {
+			pthread_mutex_lock(&a->ctl_mu);
+			if (q->held)
+				held_del(a, q);
+			pthread_mutex_unlock(&a->ctl_mu);
+		}
 		free(q);
 		*st_http_user(r) = NULL;
 		break;
@@ -1824,6 +2964,15 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	pthread_cond_init(&a->q_cv, NULL);
 	pthread_mutex_init(&a->h_mu, NULL);
 	pthread_cond_init(&a->h_cv, NULL);
+	pthread_mutex_init(&a->ctl_mu, NULL);
+	pthread_cond_init(&a->tick_cv, NULL);
+	a->validity_ms = c->cfg->lease_validity_ms
+				 ? c->cfg->lease_validity_ms
+				 : ST_CFG_LEASE_VALIDITY_DEFAULT_MS;
+	a->hold_s = c->cfg->lease_hold_s ? c->cfg->lease_hold_s
+					 : ST_CFG_LEASE_HOLD_DEFAULT_S;
+	a->icfg.lease_check = lease_check;
+	a->icfg.lease_ctx = a;
 	a->icfg.clock = a->clock;
 	a->icfg.window_past_s = c->cfg->ingest_window_past_s;
 	a->icfg.window_future_s = c->cfg->ingest_window_future_s;
@@ -1855,6 +3004,35 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	if (rc < 0)
 		goto fail;
 	st_fingerprint(a->lease_pk, 32, a->lease_fp);
+	if (a->validity_ms < ST_CFG_LEASE_VALIDITY_MIN_MS ||
+	    a->validity_ms > ST_LEASE_VALIDITY_MAX_MS ||
+	    (uint64_t)a->hold_s * 1000u >= a->validity_ms) {
+		rc = st_fail(err, ST_E_INVAL,
+			     "config: lease_hold_s %u s must be below "
+			     "lease_validity_ms %u ms (1000..%u)",
+			     a->hold_s, a->validity_ms, ST_LEASE_VALIDITY_MAX_MS);
+		goto fail;
+	}
+	/* The lease key's secret: locked memory, for the server's life. */
+	a->lease_sk = st_secret_new(ST_SIGN_SK_LEN);
+	if (!a->lease_sk) {
+		rc = st_fail(err, ST_E_NOMEM,
+			     "server: no locked memory for the lease key");
+		goto fail;
+	}
+	rc = st_key_read(c->cfg->lease_key, ST_KEY_LEASE_SECRET, a->lease_sk,
+			 ST_SIGN_SK_LEN, true, err);
+	if (rc < 0)
+		goto fail;
+	/* An Ed25519 secret carries its public half: a mismatch would sign
+	 * leases no enrolled agent believes. */
+	if (sodium_memcmp(a->lease_sk + 32, a->lease_pk, 32) != 0) {
+		rc = st_fail(err, ST_E_KEY_FORMAT,
+			     "lease key %s does not belong to %s; restore the "
+			     "pair agents pinned at enrollment",
+			     c->cfg->lease_key, c->cfg->lease_pub);
+		goto fail;
+	}
 	rc = st_key_read(c->cfg->master_public, ST_KEY_MASTER_PUBLIC,
 			 a->master_pk, 32, false, err);
 	if (rc < 0)
@@ -1872,6 +3050,17 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	} else if (rc != ST_E_NOT_FOUND) {
 		goto fail;
 	}
+	if ((rc = ctl_load(a, err)) < 0) {
+		st_error_prefix(err, "control state: ");
+		goto fail;
+	}
+	rc = pthread_create(&a->ticker, NULL, ticker_main, a);
+	if (rc != 0) {
+		rc = st_fail(err, st_errno(rc),
+			     "server: cannot start the lease ticker");
+		goto fail;
+	}
+	a->ticker_up = true;
 	rc = pthread_create(&a->writer, NULL, writer_main, a);
 	if (rc != 0) {
 		rc = st_fail(err, st_errno(rc),
@@ -1897,6 +3086,15 @@ void st_api_drain(struct st_api *a)
 {
 	if (!a)
 		return;
+	st_api_quiesce(a);
+	if (a->ticker_up) {
+		pthread_mutex_lock(&a->ctl_mu);
+		a->ticker_stop = true;
+		pthread_cond_broadcast(&a->tick_cv);
+		pthread_mutex_unlock(&a->ctl_mu);
+		pthread_join(a->ticker, NULL);
+		a->ticker_up = false;
+	}
 	pthread_mutex_lock(&a->q_mu);
 	a->draining = true;
 	pthread_cond_broadcast(&a->q_cv);
@@ -1934,6 +3132,12 @@ void st_api_free(struct st_api *a)
 	}
 	free(a->bl);
 	st_ingest_cache_free(a->icfg.cache);
+	st_secret_free(a->lease_sk);
+	free(a->scopes);
+	free(a->force);
+	free(a->devs);
+	pthread_cond_destroy(&a->tick_cv);
+	pthread_mutex_destroy(&a->ctl_mu);
 	pthread_cond_destroy(&a->h_cv);
 	pthread_mutex_destroy(&a->h_mu);
 	pthread_cond_destroy(&a->q_cv);

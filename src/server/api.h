@@ -18,7 +18,19 @@
  *   - admin_store: every other handler, serialised by one mutex (they run
  *     on libmicrohttpd's polling thread or pool).
  * The queue between handlers and committer is bounded in segments and in
- * bytes; when full, uploads are answered 503 `unavailable` at once. */
+ * bytes; when full, uploads are answered 503 `unavailable` at once.
+ *
+ * Control (docs/api.md, "Control"): the epoch, the pauses in force and,
+ * per scope, the newest pause and resume are kept in memory, loaded at
+ * start and changed only together with the store (under store_mu), so
+ * lease polls and ingest's lease check never read the database for them.
+ * Per device, in memory too: its newest confirmation, when it was last
+ * answered a lease and whether a poll is held. A held poll is suspended
+ * (no thread, no timer of its own): it sits in one list in arrival order,
+ * so the ticker thread resumes the expired ones from the list's head, and
+ * a change walks the list once and resumes those it covers. A poll never
+ * reads the store for the kill switch; it reads it only to authenticate
+ * the device (device and person rows), as every signed request does. */
 #ifndef ST_API_H
 #define ST_API_H
 
@@ -54,6 +66,12 @@
 #define ST_API_ENROLL_TTL_MAX_S (30u * 86400u)
 /* List answers: pages of ST_STORE_LIST_MAX rows, at most this many pages. */
 #define ST_API_LIST_PAGES_MAX 100u
+/* How often the ticker answers held lease polls whose hold ran out: a
+ * renewal comes at most this late after lease_hold_s. */
+#define ST_API_LEASE_TICK_MS 100u
+/* Device ids GET /v1/admin/control lists per pause as pending or offline
+ * (the counts are always whole). */
+#define ST_API_CONTROL_IDS_MAX 100u
 
 /* Which table column of docs/api.md a refusal falls under: the same id
  * means different statuses for a segment (422) and a signed request. */
@@ -83,6 +101,10 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	       struct st_error *err);
 /* The st_http_handler; ctx is the struct st_api. */
 void st_api_handle(void *ctx, struct st_http_req *r, enum st_http_phase ph);
+/* Answers every held lease poll now (a renewed lease) and holds no more
+ * from now on: a stopping server must not keep agents' requests until
+ * the connection timeout. Idempotent. */
+void st_api_quiesce(struct st_api *a);
 /* Stops taking segments (503 from now on), lets the committer commit and
  * answer everything queued, and joins it. Idempotent. */
 void st_api_drain(struct st_api *a);
@@ -135,6 +157,37 @@ int st_api_parse_enroll_token(const uint8_t *body, size_t len,
 			      uint32_t ttl_default_s,
 			      struct st_api_etoken_req *out,
 			      struct st_error *err);
+
+/* POST /v1/device/lease. */
+enum st_api_agent_state {
+	ST_API_AGENT_RECORDING = 1,
+	ST_API_AGENT_PAUSED_BY_PERSON,
+	ST_API_AGENT_PAUSED,
+	ST_API_AGENT_STOPPED,
+};
+struct st_api_lease_req {
+	uint8_t nonce[16];
+	uint64_t have_seq;               /* 0: holds none */
+	int state;                       /* enum st_api_agent_state */
+	bool has_confirm;
+	uint64_t confirm_seq, confirm_last_seq;
+};
+int st_api_parse_lease(const uint8_t *body, size_t len,
+		       struct st_api_lease_req *out, struct st_error *err);
+
+/* POST /v1/admin/pause and /v1/admin/resume. The value is checked for its
+ * scope (none for all; a device id is 32 hex digits, kept lower-case). */
+struct st_api_pause_req {
+	int scope; /* enum st_scope */
+	char value[ST_STORE_SCOPE_VALUE_MAX + 1];
+	char reason[ST_STORE_REASON_MAX + 1];
+	bool discard;
+};
+int st_api_parse_pause(const uint8_t *body, size_t len,
+		       struct st_api_pause_req *out, struct st_error *err);
+/* reason optional; discard_unsent not allowed. */
+int st_api_parse_resume(const uint8_t *body, size_t len,
+			struct st_api_pause_req *out, struct st_error *err);
 
 /* "SEGMENTS BYTES", two decimal numbers. ST_E_INVAL otherwise. */
 int st_api_parse_backlog(const char *v, uint64_t *segments, uint64_t *bytes,

@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/keys.h"
+#include "core/lease.h"
 
 /* Value ranges config.json may set (beyond the caps in config.h). */
 #define CFG_BODY_MIN (4u << 10)       /* a sealed segment header and more */
@@ -111,11 +112,13 @@ int st_server_config_defaults(struct st_server_config *c, const char *dir,
 	c->body_max = ST_CFG_BODY_MAX_DEFAULT;
 	c->connections_max = ST_CFG_CONNECTIONS_DEFAULT;
 	c->connection_timeout_s = ST_CFG_CONN_TIMEOUT_DEFAULT_S;
-	c->request_window_s = 300;
+	c->request_window_s = ST_CFG_REQUEST_WINDOW_DEFAULT_S;
 	c->ingest_window_past_s = CFG_INGEST_WINDOW_DEFAULT_S;
 	c->ingest_window_future_s = CFG_INGEST_WINDOW_DEFAULT_S;
 	c->threads = ST_CFG_THREADS_DEFAULT;
 	c->enroll_ttl_default_s = CFG_ENROLL_TTL_DEFAULT_S;
+	c->lease_validity_ms = ST_CFG_LEASE_VALIDITY_DEFAULT_MS;
+	c->lease_hold_s = ST_CFG_LEASE_HOLD_DEFAULT_S;
 	return 0;
 }
 
@@ -154,6 +157,9 @@ static const struct key keys[] = {
 	{"threads", K_U32, OFF(threads), 1, ST_CFG_THREADS_MAX},
 	{"enroll_ttl_default_s", K_U32, OFF(enroll_ttl_default_s),
 	 CFG_ENROLL_TTL_MIN_S, CFG_ENROLL_TTL_MAX_S},
+	{"lease_validity_ms", K_U32, OFF(lease_validity_ms),
+	 ST_CFG_LEASE_VALIDITY_MIN_MS, ST_LEASE_VALIDITY_MAX_MS},
+	{"lease_hold_s", K_U32, OFF(lease_hold_s), 1, ST_CFG_LEASE_HOLD_MAX_S},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -342,6 +348,13 @@ int st_server_config_load(const char *dir, struct st_server_config *c,
 		}
 	}
 	json_decref(root);
+	if (rc == 0 &&
+	    (uint64_t)c->lease_hold_s * 1000u >= c->lease_validity_ms)
+		rc = st_fail(err, ST_E_JSON, "%s: \"lease_hold_s\" (%u s) must "
+			     "be below \"lease_validity_ms\" (%u ms): a "
+			     "connected agent must renew its lease before it "
+			     "runs out; lower lease_hold_s", file,
+			     c->lease_hold_s, c->lease_validity_ms);
 	if (rc == 0 && c->plain_http &&
 	    !st_server_config_listen_is_loopback(c->listen))
 		rc = st_fail(err, ST_E_INVAL, "%s: plain_http is only allowed "

@@ -27,11 +27,32 @@
 #define ST_CFG_LISTEN_DEFAULT "127.0.0.1:8443"
 #define ST_CFG_BODY_MAX_DEFAULT (16u << 20)
 #define ST_CFG_BODY_MAX_CAP (64u << 20)
+/* Every agent keeps one long-poll open (POST /v1/device/lease), so each
+ * connected agent holds a connection: a fleet needs connections_max above
+ * its agent count (10,000 agents = 10,000 connections, and as many file
+ * descriptors: raise `ulimit -n` / LimitNOFILE too). 1024 suits a pilot. */
 #define ST_CFG_CONNECTIONS_DEFAULT 1024u
 #define ST_CFG_CONN_TIMEOUT_DEFAULT_S 30u
 #define ST_CFG_THREADS_DEFAULT 1u
 #define ST_CFG_THREADS_MAX 64u
 #define ST_CFG_FILE_MAX (64u << 10) /* config.json bytes */
+/* Signed device requests: how far the device's clock may be from ours.
+ * 900 s and not less: the lease poll is a signed request, and an agent
+ * whose clock is 5 minutes off must still be able to poll and so be
+ * paused; the signature binds method, path and body, and every signed
+ * request is idempotent, so a wide window costs no safety (leases never
+ * depend on device clocks: the agent counts validity on its monotonic
+ * clock from when it sent the poll). */
+#define ST_CFG_REQUEST_WINDOW_DEFAULT_S 900u
+/* A lease is valid this long after the agent sent its poll: how long an
+ * agent cut off from the server goes on recording at most. */
+#define ST_CFG_LEASE_VALIDITY_DEFAULT_MS 60000u /* = ST_LEASE_VALIDITY_DEFAULT_MS */
+#define ST_CFG_LEASE_VALIDITY_MIN_MS 1000u
+/* How long the server holds a long-poll whose lease has not changed
+ * before it answers a renewed lease; must be below the validity, so that
+ * a connected agent renews before its lease runs out. */
+#define ST_CFG_LEASE_HOLD_DEFAULT_S 25u
+#define ST_CFG_LEASE_HOLD_MAX_S 300u
 
 struct st_server_config {
 	char dir[ST_CFG_PATH_MAX];    /* the data folder, absolute */
@@ -53,6 +74,10 @@ struct st_server_config {
 	uint32_t ingest_window_past_s, ingest_window_future_s;
 	uint32_t threads;              /* 1..ST_CFG_THREADS_MAX */
 	uint32_t enroll_ttl_default_s; /* 86400 */
+	/* The kill switch (docs/api.md, "Control"). 0 in a struct filled by
+	 * hand means the default. lease_hold_s * 1000 < lease_validity_ms. */
+	uint32_t lease_validity_ms;    /* 1000..ST_LEASE_VALIDITY_MAX_MS */
+	uint32_t lease_hold_s;         /* 1..ST_CFG_LEASE_HOLD_MAX_S */
 };
 
 /* Fills every field with its default for data folder dir (made absolute). */

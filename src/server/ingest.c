@@ -1,6 +1,6 @@
 /* ingest.c - verified, exactly-once ingest of sealed segments: header,
- * device, signature, person, notice, kinds, level, time window, then the
- * group commit. Public keys only; never opens a segment. */
+ * device, signature, person, notice, kinds, level, time window, lease,
+ * then the group commit. Public keys only; never opens a segment. */
 #include "ingest.h"
 
 #include <stdarg.h>
@@ -64,6 +64,8 @@ struct ctx {
 	uint64_t past_s, future_s;
 	struct st_ingest_cache own;
 	struct st_ingest_cache *cache; /* the caller's, or own */
+	st_ingest_lease_fn lease_check;
+	void *lease_ctx;
 };
 
 int st_ingest_cache_new(struct st_ingest_cache **out)
@@ -141,7 +143,7 @@ static int notice_rule(struct ctx *c, const uint8_t nh[32],
 	return 0;
 }
 
-/* Steps 2-8 for one parsed segment. Returns 0 with r->code set (0: passes,
+/* Steps 2-9 for one parsed segment. Returns 0 with r->code set (0: passes,
  * < 0: refused), or a negative st_err when the store failed. */
 static int check_one(struct ctx *c, const uint8_t *seg, size_t len,
 		     const struct st_segment_header *h,
@@ -243,6 +245,28 @@ static int check_one(struct ctx *c, const uint8_t *seg, size_t len,
 			      name, h->t_start_min, h->t_end_min,
 			      (unsigned long long)c->past_s,
 			      (unsigned long long)c->future_s);
+
+	/* 9. recorded under a lease, and not under one a pause made old */
+	if (h->lease_seq == 0)
+		return refuse(r, ST_E_NO_LEASE,
+			      "%s: recorded without a lease (lease sequence 0: "
+			      "a development agent); no server keeps such "
+			      "data: run the agent without --dev",
+			      name);
+	if (c->lease_check) {
+		struct st_ingest_lease_q lq = {
+			.device_id = h->device_id,
+			.person = p.name,
+			.group = p.group,
+			.lease_seq = h->lease_seq,
+			.seq = h->seq,
+		};
+		e = (struct st_error){0};
+		rc = c->lease_check(c->lease_ctx, &lq, &e);
+		if (rc < 0)
+			return refuse(r, rc, "%s: %s", name,
+				      e.msg[0] ? e.msg : st_strerror(rc));
+	}
 	r->code = 0;
 	return 0;
 }
@@ -342,6 +366,8 @@ int st_ingest_check(struct st_store *store, const struct st_ingest_item *items,
 	}
 	c->store = store;
 	c->cache = cfg->cache ? cfg->cache : &c->own;
+	c->lease_check = cfg->lease_check;
+	c->lease_ctx = cfg->lease_ctx;
 	c->now_s = st_wall_ns(clk) / 1000000000u;
 	p->now_s = c->now_s;
 	c->past_s = cfg->window_past_s ? cfg->window_past_s

@@ -25,6 +25,25 @@
 #define ST_INGEST_BATCH_MAX ST_STORE_BATCH_MAX
 
 struct st_ingest_cache;
+
+/* What the lease check (step 9) is asked about one segment: its device,
+ * the device's person's name and group (the scopes a pause may name), the
+ * lease sequence the segment was recorded under (>= 1: 0 is refused
+ * before) and the segment's own sequence. */
+struct st_ingest_lease_q {
+	const uint8_t *device_id; /* 16 */
+	const char *person;
+	const char *group;
+	uint64_t lease_seq;
+	uint64_t seq;
+};
+/* Answers 0 (accepted) or a negative st_err (ST_E_PAUSED) with a message
+ * in err saying why; the refusal then carries that code. Called from the
+ * thread that checks, so it must not block on the store: the server keeps
+ * what it needs (the pauses, the confirmations) in memory. */
+typedef int (*st_ingest_lease_fn)(void *ctx, const struct st_ingest_lease_q *q,
+				  struct st_error *err);
+
 struct st_ingest_cfg {
 	const struct st_clock *clock; /* NULL = st_clock_system */
 	/* Kept across calls by one thread (NULL: a cache per call): the
@@ -32,6 +51,11 @@ struct st_ingest_cfg {
 	struct st_ingest_cache *cache;
 	uint32_t window_past_s;       /* 0 = ST_INGEST_WINDOW_DEFAULT_S */
 	uint32_t window_future_s;     /* 0 = ST_INGEST_WINDOW_DEFAULT_S */
+	/* Step 9 beyond the lease-0 refusal; NULL: only that (unit tests,
+	 * tools). `sealtrace serve` refuses here what was recorded under a
+	 * lease older than a pause of its device. */
+	st_ingest_lease_fn lease_check;
+	void *lease_ctx;
 };
 
 /* The answer for one segment. code 0: outcome says what the store did
@@ -69,11 +93,15 @@ struct st_ingest_item {
  *   7. the level is at most the policy's keep level (ST_E_OVER_KEEP)
  *   8. start and end minutes within the window around the server clock
  *      (ST_E_TIME_WINDOW)
- *   9. exactly once: the same (device, seq) with identical bytes is
+ *   9. recorded under a lease: lease sequence 0 (a development agent) is
+ *      ST_E_NO_LEASE on every server; then cfg->lease_check, if any
+ *      (ST_E_PAUSED: recorded under a lease older than a pause covering
+ *      the device, and not kept by the agent when it confirmed that pause)
+ *  10. exactly once: the same (device, seq) with identical bytes is
  *      success with outcome ST_STORE_DUPLICATE (one copy kept); other bytes
  *      under a used sequence are refused (ST_E_CONFLICT) and a 'conflict'
  *      flag row is committed.
- * Steps 2-8 read the store outside the write transaction, so signature
+ * Steps 2-9 read the store outside the write transaction, so signature
  * checks never hold SQLite's one write lock; the write is one group commit
  * (st_store_segment_put_batch). A device revoked between a segment's check
  * and that commit may thus still have that one segment stored: it was
@@ -121,13 +149,13 @@ uint32_t st_ingest_kinds_allowed(const struct st_policy_capture *c);
  * the same segment in two batches is stored by the first commit and is a
  * duplicate in the second.
  *
- * st_ingest_check: steps 1-8 for n segments, every read in one read
+ * st_ingest_check: steps 1-9 for n segments, every read in one read
  * transaction (one snapshot, locks taken once). res[i] receives the
  * refusals now; the segments that passed are in *out for st_ingest_commit,
  * which keeps pointers into items: their bytes must live until it returns.
  * Returns 0, or the store's error (every segment not refused then carries
  * it, and *out is NULL).
- * st_ingest_commit: step 9 in one group commit; completes res and frees
+ * st_ingest_commit: step 10 in one group commit; completes res and frees
  * prep, whatever it returns. */
 int st_ingest_cache_new(struct st_ingest_cache **out); /* ST_E_NOMEM */
 void st_ingest_cache_free(struct st_ingest_cache *c);  /* NULL is fine */

@@ -51,7 +51,14 @@ static const char usage[] =
 	"                                prints a single-use enrollment token\n"
 	"  policy apply FILE             makes FILE the server's policy\n"
 	"  backup --out FILE             writes a copy of the database (0600)\n"
-	"  status                        the server's counts and policy\n"
+	"  pause (--all|--group G|--user NAME|--device ID) --reason TEXT\n"
+	"        [--wait [--timeout 10s]] [--discard-unsent]\n"
+	"                                stops recording in that scope: connected\n"
+	"                                agents within a second, the rest when\n"
+	"                                their lease runs out\n"
+	"  resume (--all|--group G|--user NAME|--device ID) [--reason TEXT]\n"
+	"                                ends the pauses of exactly that scope\n"
+	"  status                        the server's counts, policy and pauses\n"
 	"\n"
 	"policy (offline):\n"
 	"  policy check FILE   checks a collection policy: prints every problem\n"
@@ -62,7 +69,7 @@ static const char usage[] =
 	"                      passes the check: exactly the bytes the agent\n"
 	"                      shows and hashes\n"
 	"\n"
-	"not built yet (exit 2): token create|list|revoke, pause, resume,\n"
+	"not built yet (exit 2): token create|list|revoke,\n"
 	"  purpose propose|approve|list|revoke, erase, audit list|verify|checkpoint\n"
 	"\n"
 	"global options (administration commands; also accepted after the\n"
@@ -191,7 +198,48 @@ static const char status_usage[] =
 	"usage: sealtrace status\n"
 	"\n"
 	"Prints the server's version, uptime, counts of people, devices and\n"
-	"segments, flags, and the current policy and notice hashes.\n"
+	"segments, flags, the current policy and notice hashes, the lease\n"
+	"epoch and every pause in force: its scope, state, since when, by whom,\n"
+	"agents confirmed / in scope, pending (connected, not yet confirmed),\n"
+	"offline (and when they stop at the latest), and the reason.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char pause_usage[] =
+	"usage: sealtrace pause (--all | --group G | --user NAME | --device ID)\n"
+	"                       --reason TEXT [--discard-unsent]\n"
+	"                       [--wait [--timeout DURATION]]\n"
+	"\n"
+	"Pauses recording on every device in the scope: the devices of every\n"
+	"person (--all), of a group's people, of one person (their e-mail\n"
+	"address), or one device (ID from 'sealtrace device list'). Connected\n"
+	"agents get a signed pause lease within a second and stop; an agent\n"
+	"the server cannot reach stops by itself when its lease runs out; data\n"
+	"recorded under an older lease and sent later is refused. Recorded\n"
+	"with the token's name and the reason, which agents show. While a\n"
+	"pause of --all is in force, enrollment is refused.\n"
+	"\n"
+	"  --reason TEXT      why, 1 to 200 bytes (required)\n"
+	"  --discard-unsent   agents delete what they recorded and have not\n"
+	"                     sent yet\n"
+	"  --wait             return when every connected agent in scope has\n"
+	"                     confirmed (printing how long it took); after\n"
+	"                     --timeout (10s by default) list those that have\n"
+	"                     not, and when the offline ones stop at the latest,\n"
+	"                     and exit 1\n"
+	"\n"
+	"Exit 0 paused (and, with --wait, every connected agent confirmed); 1\n"
+	"refused, failed or not confirmed in time; 2 usage error. Global\n"
+	"options: see 'sealtrace --help'.\n";
+
+static const char resume_usage[] =
+	"usage: sealtrace resume (--all | --group G | --user NAME | --device ID)\n"
+	"                        [--reason TEXT]\n"
+	"\n"
+	"Ends every pause in force of exactly that scope (resuming a group does\n"
+	"not end a pause of one of its people); agents record again once they\n"
+	"hold the new lease. Recorded with the token's name and the reason.\n"
+	"Exit 1 when no pause of that scope is in force.\n"
 	"\n"
 	"Global options: see 'sealtrace --help'.\n";
 
@@ -217,8 +265,6 @@ static const struct {
 	const char *cmd, *issue;
 } not_built[] = {
 	{"token", "the access-control issue (roles and API tokens)"},
-	{"pause", "the kill-switch issue (pause, resume, leases)"},
-	{"resume", "the kill-switch issue (pause, resume, leases)"},
 	{"purpose", "the access-control issue (purposes and grants)"},
 	{"erase", "the erasure issue"},
 	{"audit", "the audit-log issue"},
@@ -615,6 +661,7 @@ static const char *help_of(const char *cmd)
 		{"user", user_usage},	  {"device", device_usage},
 		{"enroll-token", enroll_usage}, {"backup", backup_usage},
 		{"status", status_usage}, {"policy", policy_usage},
+		{"pause", pause_usage},	  {"resume", resume_usage},
 	};
 	for (size_t i = 0; i < sizeof h / sizeof h[0]; i++)
 		if (!strcmp(h[i].cmd, cmd))
@@ -682,7 +729,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n < 1 && (!strcmp(cmd, "user") || !strcmp(cmd, "device"))) {
+	if (n < 1 && (!strcmp(cmd, "user") || !strcmp(cmd, "device") ||
+		      !strcmp(cmd, "pause") || !strcmp(cmd, "resume"))) {
 		fputs(help, stderr);
 		return 2;
 	}

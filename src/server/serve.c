@@ -1,7 +1,8 @@
 /* serve.c - `sealtrace serve`: refuses a master secret, loads the TLS
  * material, opens the store twice (committer, handlers), starts the API and
  * the HTTP front, then waits for SIGTERM/SIGINT or stop_fd and stops in
- * order: no new connections, requests in flight finish (bounded), every
+ * order: no new connections, held lease polls answered, requests in
+ * flight finish (bounded), every
  * queued segment committed and answered, daemon stopped, store closed. */
 #include "serve.h"
 
@@ -278,6 +279,9 @@ int st_serve(const struct st_server_config *cfg,
 	/* No new connections; what is in flight has connection_timeout_s
 	 * to finish, and the committer goes on answering meanwhile. */
 	st_http_quiesce(http);
+	/* Held lease polls are answered now (a renewed lease), not left to
+	 * run out their hold while the server waits for them. */
+	st_api_quiesce(api);
 	uint64_t deadline =
 		mono_ms() + (uint64_t)cfg->connection_timeout_s * 1000u;
 	wait_idle(http, deadline);
@@ -292,6 +296,7 @@ int st_serve(const struct st_server_config *cfg,
 	say(o, "stopped");
 
 out:
+	st_api_quiesce(api); /* the daemon stops only with none suspended */
 	st_http_stop(http);
 	st_api_free(api);
 	if (sfd >= 0) {

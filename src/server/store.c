@@ -824,6 +824,186 @@ int st_store_counts(struct st_store *s, struct st_store_counts *out,
 	READ_OP(s, "counts", s->type->counts(s, out, err));
 }
 
+/* ---- schema 3: the kill switch ---- */
+
+const char *st_scope_name(int scope)
+{
+	switch (scope) {
+	case ST_SCOPE_ALL: return "all";
+	case ST_SCOPE_GROUP: return "group";
+	case ST_SCOPE_USER: return "user";
+	case ST_SCOPE_DEVICE: return "device";
+	default: return NULL;
+	}
+}
+
+int st_scope_from_name(const char *name)
+{
+	for (int k = ST_SCOPE_ALL; name && k <= ST_SCOPE_DEVICE; k++)
+		if (!strcmp(name, st_scope_name(k)))
+			return k;
+	return 0;
+}
+
+/* A scope and its value as a pause or resume must name them. */
+static int check_scope(int scope, const char *value, const char *op,
+		       struct st_error *err)
+{
+	if (!st_scope_name(scope))
+		return st_fail(err, ST_E_INVAL,
+			       "%s: scope %d is none of all, group, user, "
+			       "device", op, scope);
+	size_t max = scope == ST_SCOPE_GROUP ? ST_STORE_GROUP_MAX
+		     : scope == ST_SCOPE_DEVICE ? 32
+						: ST_STORE_SCOPE_VALUE_MAX;
+	bool empty_ok = scope == ST_SCOPE_ALL;
+	if (!name_ok(value, max, empty_ok) || (empty_ok && value[0]))
+		return st_fail(err, ST_E_INVAL,
+			       "%s: scope %s needs %s", op,
+			       st_scope_name(scope),
+			       empty_ok ? "no value"
+					: "a value without control characters "
+					  "(a group, a person's name or a "
+					  "device id)");
+	if (scope == ST_SCOPE_DEVICE) {
+		bool ok = strlen(value) == 32;
+		for (size_t i = 0; ok && i < 32; i++)
+			ok = (value[i] >= '0' && value[i] <= '9') ||
+			     (value[i] >= 'a' && value[i] <= 'f');
+		if (!ok)
+			return st_fail(err, ST_E_INVAL,
+				       "%s: a device scope is the device id "
+				       "in 32 lower-case hex digits",
+				       op);
+	}
+	return 0;
+}
+
+int st_store_epoch_get(struct st_store *s, uint64_t *out,
+		       struct st_error *err)
+{
+	if (!out)
+		return st_fail(err, ST_E_INVAL, "epoch get: no output");
+	*out = 0;
+	READ_OP(s, "epoch get", s->type->epoch_get(s, out, err));
+}
+
+/* Runs one backend call that raises the epoch in a transaction of its
+ * own: ST_E_STATE when one is open (the new epoch must be durable before
+ * anyone is told of it). */
+#define OWN_TX(s, opname, call)                                            \
+	do {                                                               \
+		CHECK_VALID(s, opname);                                    \
+		if ((s)->in_tx)                                            \
+			return st_fail(err, ST_E_STATE,                    \
+				       "%s: a transaction is open; it commits " \
+				       "its own", (opname));               \
+		int rc_ = st_store_begin((s), err);                        \
+		if (rc_ < 0)                                               \
+			return rc_;                                        \
+		rc_ = after_call((s), (opname), (call), err);              \
+		if (rc_ == 0)                                              \
+			rc_ = st_store_commit((s), err);                   \
+		else                                                       \
+			st_store_rollback((s), NULL);                      \
+		if (rc_ < 0)                                               \
+			return rc_;                                        \
+	} while (0)
+
+int st_store_pause_add(struct st_store *s, struct st_pause *p,
+		       struct st_error *err)
+{
+	if (!p)
+		return st_fail(err, ST_E_INVAL, "pause add: no pause");
+	int rc = check_scope(p->scope, p->value, "pause add", err);
+	if (rc < 0)
+		return rc;
+	if (!name_ok(p->reason, ST_STORE_REASON_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "pause add: reason empty, over %d bytes or with "
+			       "control characters; say why, in a line",
+			       ST_STORE_REASON_MAX);
+	if (!name_ok(p->by, ST_STORE_TOKEN_NAME_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "pause add: no token name for \"by\"");
+	struct st_pause tmp = *p;
+	OWN_TX(s, "pause add", s->type->pause_add(s, &tmp, err));
+	p->id = tmp.id; /* only once COMMIT returned */
+	p->epoch = tmp.epoch;
+	return 0;
+}
+
+int st_store_resume(struct st_store *s, const struct st_resume *r,
+		    uint64_t *epoch, uint64_t *resumed, struct st_error *err)
+{
+	if (!r || !epoch || !resumed)
+		return st_fail(err, ST_E_INVAL, "resume: no scope or output");
+	int rc = check_scope(r->scope, r->value, "resume", err);
+	if (rc < 0)
+		return rc;
+	if (!name_ok(r->reason, ST_STORE_REASON_MAX, true))
+		return st_fail(err, ST_E_INVAL,
+			       "resume: reason over %d bytes or with control "
+			       "characters",
+			       ST_STORE_REASON_MAX);
+	if (!name_ok(r->by, ST_STORE_TOKEN_NAME_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "resume: no token name for \"by\"");
+	uint64_t e = 0, n = 0;
+	OWN_TX(s, "resume", s->type->resume(s, r, &e, &n, err));
+	*epoch = e;
+	*resumed = n;
+	return 0;
+}
+
+int st_store_pause_list(struct st_store *s, bool in_force, int64_t after_id,
+			size_t limit, st_store_pause_cb cb, void *ctx,
+			struct st_error *err)
+{
+	if (!cb || limit < 1 || limit > ST_STORE_LIST_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "pause list: limit %zu outside 1..%d, or no "
+			       "callback",
+			       limit, ST_STORE_LIST_MAX);
+	READ_OP(s, "pause list",
+		s->type->pause_list(s, in_force, after_id, limit, cb, ctx,
+				    err));
+}
+
+int st_store_pause_confirm(struct st_store *s, const uint8_t device[16],
+			   uint64_t epoch, uint64_t last_seq, int64_t now_s,
+			   bool *recorded, struct st_error *err)
+{
+	if (recorded)
+		*recorded = false;
+	if (!device)
+		return st_fail(err, ST_E_INVAL, "pause confirm: no device");
+	if (epoch > INT64_MAX || last_seq > INT64_MAX)
+		return st_fail(err, ST_E_CAP,
+			       "pause confirm: epoch or last sequence over "
+			       "2^63-1");
+	WRITE_OP(s, "pause confirm",
+		 s->type->pause_confirm(s, device, epoch, last_seq, now_s,
+					recorded, err));
+}
+
+int st_store_pause_confirms_get(struct st_store *s, uint64_t epoch,
+				const uint8_t *after, size_t limit,
+				st_store_confirm_cb cb, void *ctx,
+				struct st_error *err)
+{
+	if (!cb || limit < 1 || limit > ST_STORE_LIST_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "pause confirms: limit %zu outside 1..%d, or no "
+			       "callback",
+			       limit, ST_STORE_LIST_MAX);
+	if (epoch > INT64_MAX)
+		return 0;
+	READ_OP(s, "pause confirms",
+		s->type->pause_confirms_get(s, epoch, after, limit, cb, ctx,
+					    err));
+}
+
 /* ---- fault injection: a type that wraps another store ---- */
 
 struct fault_store {
@@ -1191,6 +1371,56 @@ static int fault_counts(struct st_store *s, struct st_store_counts *out,
 	FAULT_FWD(s, "counts", IN(s)->type->counts(IN(s), out, err));
 }
 
+static int fault_epoch_get(struct st_store *s, uint64_t *out,
+			   struct st_error *err)
+{
+	FAULT_FWD(s, "epoch get", IN(s)->type->epoch_get(IN(s), out, err));
+}
+
+static int fault_pause_add(struct st_store *s, struct st_pause *p,
+			   struct st_error *err)
+{
+	FAULT_FWD(s, "pause add", IN(s)->type->pause_add(IN(s), p, err));
+}
+
+static int fault_resume(struct st_store *s, const struct st_resume *r,
+			uint64_t *epoch, uint64_t *resumed,
+			struct st_error *err)
+{
+	FAULT_FWD(s, "resume",
+		  IN(s)->type->resume(IN(s), r, epoch, resumed, err));
+}
+
+static int fault_pause_list(struct st_store *s, bool in_force,
+			    int64_t after_id, size_t limit,
+			    st_store_pause_cb cb, void *ctx,
+			    struct st_error *err)
+{
+	FAULT_FWD(s, "pause list",
+		  IN(s)->type->pause_list(IN(s), in_force, after_id, limit, cb,
+					  ctx, err));
+}
+
+static int fault_pause_confirm(struct st_store *s, const uint8_t device[16],
+			       uint64_t epoch, uint64_t last_seq,
+			       int64_t now_s, bool *recorded,
+			       struct st_error *err)
+{
+	FAULT_FWD(s, "pause confirm",
+		  IN(s)->type->pause_confirm(IN(s), device, epoch, last_seq,
+					     now_s, recorded, err));
+}
+
+static int fault_pause_confirms_get(struct st_store *s, uint64_t epoch,
+				    const uint8_t *after, size_t limit,
+				    st_store_confirm_cb cb, void *ctx,
+				    struct st_error *err)
+{
+	FAULT_FWD(s, "pause confirms",
+		  IN(s)->type->pause_confirms_get(IN(s), epoch, after, limit,
+						  cb, ctx, err));
+}
+
 static const struct st_store_type fault_type = {
 	.name = "fault",
 	.size = sizeof(struct fault_store),
@@ -1234,6 +1464,12 @@ static const struct st_store_type fault_type = {
 	.backup = fault_backup,
 	.checkpoint = fault_checkpoint,
 	.counts = fault_counts,
+	.epoch_get = fault_epoch_get,
+	.pause_add = fault_pause_add,
+	.resume = fault_resume,
+	.pause_list = fault_pause_list,
+	.pause_confirm = fault_pause_confirm,
+	.pause_confirms_get = fault_pause_confirms_get,
 };
 
 int st_store_fault_wrap(struct st_store *inner, struct st_store **out,

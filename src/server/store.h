@@ -46,9 +46,24 @@
  *   forgets         device_id -> devices, request_id BLOB(16), from_min,
  *                   to_min, received_s, deleted; PK(device_id, request_id)
  *
- * Room for later migrations (leases, audit): a new migration is
- * appended to the list in the backend and bumps ST_STORE_SCHEMA_VERSION;
- * existing versions are never edited. */
+ * Schema version 3 adds the kill switch (docs/api.md, "Control"):
+ *   settings        + 'epoch' = the server's lease epoch (an integer,
+ *                   starting at 1), raised by every pause and resume
+ *   pauses          id PK, scope TEXT ('all', 'group', 'user', 'device'),
+ *                   value TEXT ('' for all; a group, a person's name, or a
+ *                   device id in lower-case hex), epoch UNIQUE (the epoch
+ *                   this pause raised), reason, paused_by (the API token's
+ *                   name), discard 0/1, created_s, then resumed_epoch,
+ *                   resumed_s, resumed_by, resume_reason: all NULL while
+ *                   the pause is in force
+ *   pause_confirms  device_id -> devices, epoch -> pauses(epoch), last_seq
+ *                   (the highest segment sequence the agent keeps from
+ *                   before that pause), confirmed_s; PK(device_id, epoch):
+ *                   the first confirmation of a pause by a device counts
+ *
+ * Room for later migrations (audit): a new migration is appended to the
+ * list in the backend and bumps ST_STORE_SCHEMA_VERSION; existing versions
+ * are never edited. */
 #ifndef ST_STORE_H
 #define ST_STORE_H
 
@@ -60,7 +75,7 @@
 
 /* The schema version this build writes and reads. A database with a newer
  * one is refused (ST_E_VERSION) rather than half understood. */
-#define ST_STORE_SCHEMA_VERSION 2
+#define ST_STORE_SCHEMA_VERSION 3
 
 #define ST_STORE_ID_LEN 16
 #define ST_STORE_HASH_LEN 32
@@ -193,6 +208,13 @@ struct st_enroll_token;
 struct st_device_stats;
 struct st_forget;
 struct st_store_counts;
+/* Schema 3 row types, declared with their functions below. */
+struct st_pause;
+struct st_resume;
+struct st_pause_confirm;
+typedef int (*st_store_pause_cb)(void *ctx, const struct st_pause *p);
+typedef int (*st_store_confirm_cb)(void *ctx,
+				   const struct st_pause_confirm *c);
 
 struct st_store_cfg {
 	const char *path; /* SQLite: the database file (created 0600) */
@@ -323,6 +345,26 @@ struct st_store_type {
 	int (*checkpoint)(struct st_store *s, struct st_error *err);
 	int (*counts)(struct st_store *s, struct st_store_counts *out,
 		      struct st_error *err);
+
+	/* Schema 3. pause_add and resume run inside the transaction the
+	 * front opens; they read and raise the epoch themselves. */
+	int (*epoch_get)(struct st_store *s, uint64_t *out,
+			 struct st_error *err);
+	int (*pause_add)(struct st_store *s, struct st_pause *p,
+			 struct st_error *err);
+	int (*resume)(struct st_store *s, const struct st_resume *r,
+		      uint64_t *epoch, uint64_t *resumed,
+		      struct st_error *err);
+	int (*pause_list)(struct st_store *s, bool in_force, int64_t after_id,
+			  size_t limit, st_store_pause_cb cb, void *ctx,
+			  struct st_error *err);
+	int (*pause_confirm)(struct st_store *s, const uint8_t device[16],
+			     uint64_t epoch, uint64_t last_seq, int64_t now_s,
+			     bool *recorded, struct st_error *err);
+	int (*pause_confirms_get)(struct st_store *s, uint64_t epoch,
+				  const uint8_t *after, size_t limit,
+				  st_store_confirm_cb cb, void *ctx,
+				  struct st_error *err);
 };
 
 struct st_store {
@@ -541,6 +583,99 @@ struct st_store_counts {
 };
 int st_store_counts(struct st_store *s, struct st_store_counts *out,
 		    struct st_error *err);
+
+/* ---- schema 3: the kill switch (pauses, resumes, confirmations) ---- */
+
+/* What a pause covers. A device is covered by a pause of scope all, of its
+ * person's group, of its person's name, or of its own id. */
+enum st_scope {
+	ST_SCOPE_ALL = 1,
+	ST_SCOPE_GROUP = 2,
+	ST_SCOPE_USER = 3,
+	ST_SCOPE_DEVICE = 4,
+};
+/* A scope's value: a group (<= ST_STORE_GROUP_MAX), a person's name
+ * (<= ST_STORE_NAME_MAX) or a device id as 32 lower-case hex digits. */
+#define ST_STORE_SCOPE_VALUE_MAX ST_STORE_NAME_MAX
+/* A pause's or resume's reason: it travels in the lease
+ * (= ST_LEASE_REASON_MAX). */
+#define ST_STORE_REASON_MAX 200
+/* The epoch a store starts at: a device no pause ever covered records
+ * under lease sequence 1; 0 means "no lease" (development agents). */
+#define ST_STORE_EPOCH_FIRST 1
+
+/* "all", "group", "user", "device"; NULL for anything else. */
+const char *st_scope_name(int scope);
+/* The inverse; 0 when unknown. */
+int st_scope_from_name(const char *name);
+
+struct st_pause {
+	int64_t id;
+	int scope;                                 /* enum st_scope */
+	char value[ST_STORE_SCOPE_VALUE_MAX + 1];  /* "" for ST_SCOPE_ALL */
+	uint64_t epoch;                            /* the epoch it raised */
+	char reason[ST_STORE_REASON_MAX + 1];      /* non-empty */
+	char by[ST_STORE_TOKEN_NAME_MAX + 1];      /* the token's name */
+	bool discard;                              /* discard_unsent */
+	int64_t created_s;
+	/* Zero and empty while in force. */
+	uint64_t resumed_epoch;
+	int64_t resumed_s;
+	char resumed_by[ST_STORE_TOKEN_NAME_MAX + 1];
+	char resume_reason[ST_STORE_REASON_MAX + 1]; /* may be empty */
+};
+
+/* The current epoch (ST_STORE_EPOCH_FIRST on a new store). */
+int st_store_epoch_get(struct st_store *s, uint64_t *out,
+		       struct st_error *err);
+/* In one transaction (opened here: ST_E_STATE if one is open): raises the
+ * epoch by one and records the pause under it. p gives scope, value,
+ * reason, by, discard and created_s (checked: ST_E_INVAL naming the field);
+ * p->id and p->epoch are written only once COMMIT returned. The front does
+ * not check that the group, person or device exists: the caller does. */
+int st_store_pause_add(struct st_store *s, struct st_pause *p,
+		       struct st_error *err);
+/* Ends every pause in force of exactly that scope and value (a resume of
+ * a group does not end a pause of one of its people) in one transaction
+ * (opened here) that raises the epoch by one and records who, when and
+ * why on each ended pause. *epoch = the new epoch, *resumed = how many
+ * pauses ended; both written only once COMMIT returned. ST_E_NOT_FOUND,
+ * with nothing changed and the epoch not raised, when none was in force.
+ * reason may be empty. */
+struct st_resume {
+	int scope;
+	char value[ST_STORE_SCOPE_VALUE_MAX + 1];
+	char by[ST_STORE_TOKEN_NAME_MAX + 1];
+	char reason[ST_STORE_REASON_MAX + 1];
+	int64_t resumed_s;
+};
+int st_store_resume(struct st_store *s, const struct st_resume *r,
+		    uint64_t *epoch, uint64_t *resumed, struct st_error *err);
+/* Pauses in id order after after_id (0: from the first), at most limit
+ * (1..ST_STORE_LIST_MAX); in_force: only those not resumed. */
+int st_store_pause_list(struct st_store *s, bool in_force, int64_t after_id,
+			size_t limit, st_store_pause_cb cb, void *ctx,
+			struct st_error *err);
+/* Records that device obeyed the pause that raised epoch, keeping the
+ * segments up to last_seq from before it. Once per (device, pause): a
+ * second confirmation changes nothing and is 0 (*recorded, which may be
+ * NULL, says whether this call recorded it). ST_E_NOT_FOUND for an unknown
+ * device or an epoch no pause raised; ST_E_CAP for last_seq over 2^63-1. */
+int st_store_pause_confirm(struct st_store *s, const uint8_t device[16],
+			   uint64_t epoch, uint64_t last_seq, int64_t now_s,
+			   bool *recorded, struct st_error *err);
+struct st_pause_confirm {
+	uint8_t device_id[ST_STORE_ID_LEN];
+	uint64_t epoch, last_seq;
+	int64_t confirmed_s;
+};
+/* The confirmations of the pause that raised epoch, in device id order
+ * after `after` (NULL: from the first), at most limit
+ * (1..ST_STORE_LIST_MAX). */
+int st_store_pause_confirms_get(struct st_store *s, uint64_t epoch,
+				const uint8_t *after, size_t limit,
+				st_store_confirm_cb cb, void *ctx,
+				struct st_error *err);
 
 /* Fault injection seam (tests and drills; never configured by `serve`):
  * a store type that forwards to an inner store and fails the fail_at-th

@@ -125,6 +125,36 @@ static const char *const migrations[] = {
 	" received_s INTEGER NOT NULL,"
 	" deleted INTEGER NOT NULL CHECK (deleted >= 0),"
 	" PRIMARY KEY (device_id, request_id));",
+	/* 3: the kill switch. The epoch starts at 1 (0 is "no lease"); a
+	 * pause row is in force while resumed_epoch is NULL, and the four
+	 * resume columns are set together. */
+	"INSERT INTO settings (key, value) VALUES ('epoch', 1);"
+	"CREATE TABLE pauses ("
+	" id INTEGER PRIMARY KEY,"
+	" scope TEXT NOT NULL CHECK (scope IN ('all', 'group', 'user',"
+	"  'device')),"
+	" value TEXT NOT NULL DEFAULT '' CHECK (length(value) <= 254),"
+	" epoch INTEGER NOT NULL UNIQUE CHECK (epoch >= 2),"
+	" reason TEXT NOT NULL CHECK (length(reason) BETWEEN 1 AND 200),"
+	" paused_by TEXT NOT NULL CHECK (length(paused_by) BETWEEN 1 AND 64),"
+	" discard INTEGER NOT NULL DEFAULT 0 CHECK (discard IN (0, 1)),"
+	" created_s INTEGER NOT NULL,"
+	" resumed_epoch INTEGER CHECK (resumed_epoch > epoch),"
+	" resumed_s INTEGER,"
+	" resumed_by TEXT CHECK (length(resumed_by) <= 64),"
+	" resume_reason TEXT CHECK (length(resume_reason) <= 200),"
+	" CHECK ((resumed_epoch IS NULL) = (resumed_s IS NULL) AND"
+	"  (resumed_epoch IS NULL) = (resumed_by IS NULL) AND"
+	"  (resumed_epoch IS NULL) = (resume_reason IS NULL)));"
+	"CREATE INDEX pauses_by_scope ON pauses(scope, value, resumed_epoch);"
+	"CREATE TABLE pause_confirms ("
+	" device_id BLOB NOT NULL REFERENCES devices(id),"
+	" epoch INTEGER NOT NULL REFERENCES pauses(epoch),"
+	" last_seq INTEGER NOT NULL CHECK (last_seq >= 0),"
+	" confirmed_s INTEGER NOT NULL,"
+	" PRIMARY KEY (device_id, epoch));"
+	"CREATE INDEX pause_confirms_by_epoch ON pause_confirms(epoch,"
+	" device_id);",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == ST_STORE_SCHEMA_VERSION,
@@ -146,6 +176,10 @@ enum stmt_id {
 	S_POLICY_APPLY, S_SETTING_PUT, S_POLICY_CURRENT,
 	S_FORGET_GET, S_DEVICE_EXISTS, S_FORGET_DELETE, S_FORGET_ADD,
 	S_COUNTS,
+	/* schema 3 */
+	S_EPOCH_GET, S_EPOCH_SET, S_PAUSE_ADD, S_RESUME, S_PAUSE_LIST,
+	S_PAUSE_LIST_IN_FORCE, S_CONFIRM_ADD, S_CONFIRM_LIST,
+	S_CONFIRM_LIST_AFTER,
 	S_COUNT,
 };
 
@@ -157,6 +191,8 @@ enum stmt_id {
 #define TOKEN_COLS "id, name, role, hash, created_s, expires_s, revoked"
 #define ENROLL_COLS "hash, person_id, created_s, expires_s, used_s, device_id"
 #define POLICY_COLS "hash, canonical_json, notice, notice_hash, created_s"
+#define PAUSE_COLS "id, scope, value, epoch, reason, paused_by, discard, " \
+	"created_s, resumed_epoch, resumed_s, resumed_by, resume_reason"
 #define SEG_META "device_id, person_id, seq, lease_seq, t_start_min, " \
 	"t_end_min, level, kinds, notice_hash, received_s, length(ciphertext)"
 
@@ -260,6 +296,30 @@ static const char *const sql[S_COUNT] = {
 		     " (SELECT count(*) FROM tokens),"
 		     " (SELECT count(*) FROM enroll_tokens"
 		     "  WHERE device_id IS NULL)",
+	[S_EPOCH_GET] = "SELECT value FROM settings WHERE key = 'epoch'",
+	[S_EPOCH_SET] = "UPDATE settings SET value = ?1 WHERE key = 'epoch'",
+	[S_PAUSE_ADD] = "INSERT INTO pauses (scope, value, epoch, reason,"
+			" paused_by, discard, created_s)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_RESUME] = "UPDATE pauses SET resumed_epoch = ?3, resumed_s = ?4,"
+		     " resumed_by = ?5, resume_reason = ?6"
+		     " WHERE scope = ?1 AND value = ?2 AND resumed_epoch IS NULL",
+	[S_PAUSE_LIST] = "SELECT " PAUSE_COLS " FROM pauses WHERE id > ?1"
+			 " ORDER BY id LIMIT ?2",
+	[S_PAUSE_LIST_IN_FORCE] = "SELECT " PAUSE_COLS " FROM pauses"
+				  " WHERE id > ?1 AND resumed_epoch IS NULL"
+				  " ORDER BY id LIMIT ?2",
+	/* DO NOTHING: the first confirmation of a pause is the one kept */
+	[S_CONFIRM_ADD] = "INSERT INTO pause_confirms (device_id, epoch,"
+			  " last_seq, confirmed_s) VALUES (?1, ?2, ?3, ?4)"
+			  " ON CONFLICT (device_id, epoch) DO NOTHING",
+	[S_CONFIRM_LIST] = "SELECT device_id, epoch, last_seq, confirmed_s"
+			   " FROM pause_confirms WHERE epoch = ?1"
+			   " ORDER BY device_id LIMIT ?2",
+	[S_CONFIRM_LIST_AFTER] = "SELECT device_id, epoch, last_seq,"
+				 " confirmed_s FROM pause_confirms"
+				 " WHERE epoch = ?1 AND device_id > ?3"
+				 " ORDER BY device_id LIMIT ?2",
 };
 
 struct sq_store {
@@ -1624,6 +1684,218 @@ static int sq_counts(struct st_store *s, struct st_store_counts *out,
 	return ret;
 }
 
+/* ---- schema 3: the kill switch ---- */
+
+static int sq_epoch_get(struct st_store *s, uint64_t *out,
+			struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_EPOCH_GET];
+	int rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+		    v < ST_STORE_EPOCH_FIRST)
+			ret = corrupt(q, "epoch get", err);
+		else
+			*out = (uint64_t)v;
+	} else if (rc == SQLITE_DONE) {
+		ret = corrupt(q, "epoch get", err);
+	} else {
+		ret = sq_fail(q, rc, "epoch get", err);
+	}
+	done(st);
+	return ret;
+}
+
+/* Raises the epoch by one inside the open transaction. */
+static int epoch_raise(struct sq_store *q, uint64_t *out, struct st_error *err)
+{
+	uint64_t e = 0;
+	int rc = sq_epoch_get(&q->base, &e, err);
+	if (rc)
+		return rc;
+	if (e >= INT64_MAX)
+		return st_fail(err, ST_E_CAP, "store %s: epoch at 2^63-1",
+			       q->path);
+	sqlite3_stmt *st = q->st[S_EPOCH_SET];
+	I64(st, 1, e + 1);
+	if ((rc = run(q, S_EPOCH_SET, "epoch raise", err)))
+		return rc;
+	*out = e + 1;
+	return 0;
+}
+
+static int sq_pause_add(struct st_store *s, struct st_pause *p,
+			struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	uint64_t e = 0;
+	int rc = epoch_raise(q, &e, err);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = q->st[S_PAUSE_ADD];
+	TEXT(st, 1, st_scope_name(p->scope));
+	TEXT(st, 2, p->value);
+	I64(st, 3, e);
+	TEXT(st, 4, p->reason);
+	TEXT(st, 5, p->by);
+	I64(st, 6, p->discard ? 1 : 0);
+	I64(st, 7, p->created_s);
+	if ((rc = run(q, S_PAUSE_ADD, "pause add", err)))
+		return rc;
+	p->id = (int64_t)sqlite3_last_insert_rowid(q->db);
+	p->epoch = e;
+	return 0;
+}
+
+static int sq_resume(struct st_store *s, const struct st_resume *r,
+		     uint64_t *epoch, uint64_t *resumed, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	uint64_t e = 0;
+	int rc = epoch_raise(q, &e, err);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = q->st[S_RESUME];
+	TEXT(st, 1, st_scope_name(r->scope));
+	TEXT(st, 2, r->value);
+	I64(st, 3, e);
+	I64(st, 4, r->resumed_s);
+	TEXT(st, 5, r->by);
+	TEXT(st, 6, r->reason);
+	if ((rc = run(q, S_RESUME, "resume", err)))
+		return rc;
+	sqlite3_int64 n = sqlite3_changes64(q->db);
+	if (n == 0) /* the front rolls the raised epoch back */
+		return st_fail(err, ST_E_NOT_FOUND,
+			       "resume: no pause of that scope is in force; "
+			       "see `sealtrace status`");
+	*epoch = e;
+	*resumed = (uint64_t)n;
+	return 0;
+}
+
+/* Reads the PAUSE_COLS columns. */
+static bool read_pause(sqlite3_stmt *st, struct st_pause *p)
+{
+	memset(p, 0, sizeof *p);
+	char scope[16];
+	if (!col_text(st, 1, scope, sizeof scope - 1) ||
+	    !col_text(st, 2, p->value, ST_STORE_SCOPE_VALUE_MAX) ||
+	    !col_text(st, 4, p->reason, ST_STORE_REASON_MAX) ||
+	    !col_text(st, 5, p->by, ST_STORE_TOKEN_NAME_MAX))
+		return false;
+	p->scope = st_scope_from_name(scope);
+	p->id = sqlite3_column_int64(st, 0);
+	sqlite3_int64 e = sqlite3_column_int64(st, 3);
+	p->discard = sqlite3_column_int64(st, 6) != 0;
+	p->created_s = sqlite3_column_int64(st, 7);
+	if (!p->scope || e < 2)
+		return false;
+	p->epoch = (uint64_t)e;
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+		sqlite3_int64 re = sqlite3_column_int64(st, 8);
+		if (re <= e ||
+		    !col_text(st, 10, p->resumed_by, ST_STORE_TOKEN_NAME_MAX) ||
+		    !col_text(st, 11, p->resume_reason, ST_STORE_REASON_MAX))
+			return false;
+		p->resumed_epoch = (uint64_t)re;
+		p->resumed_s = sqlite3_column_int64(st, 9);
+	}
+	return true;
+}
+
+static int sq_pause_list(struct st_store *s, bool in_force, int64_t after_id,
+			 size_t limit, st_store_pause_cb cb, void *ctx,
+			 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	enum stmt_id id = in_force ? S_PAUSE_LIST_IN_FORCE : S_PAUSE_LIST;
+	sqlite3_stmt *st = q->st[id];
+	I64(st, 1, after_id);
+	I64(st, 2, limit);
+	int rc, ret = 0;
+	struct st_pause p;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!read_pause(st, &p)) {
+			ret = corrupt(q, "pause list", err);
+			break;
+		}
+		int c = cb(ctx, &p);
+		if (c != 0) {
+			ret = cb_answer(c, "pause list", err);
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "pause list", err);
+	done(st);
+	return ret;
+}
+
+static int sq_pause_confirm(struct st_store *s, const uint8_t device[16],
+			    uint64_t epoch, uint64_t last_seq, int64_t now,
+			    bool *recorded, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_CONFIRM_ADD];
+	BLOB(st, 1, device, 16);
+	I64(st, 2, epoch);
+	I64(st, 3, last_seq); /* <= INT64_MAX: the front checks */
+	I64(st, 4, now);
+	int rc = run(q, S_CONFIRM_ADD, "pause confirm", err);
+	if (rc == ST_E_NOT_FOUND) {
+		char hex[33];
+		st_store_id_hex(device, hex);
+		return st_fail(err, ST_E_NOT_FOUND,
+			       "pause confirm: device %s or the pause of "
+			       "epoch %llu is unknown",
+			       hex, (unsigned long long)epoch);
+	}
+	if (rc == 0 && recorded)
+		*recorded = sqlite3_changes(q->db) == 1;
+	return rc;
+}
+
+static int sq_pause_confirms_get(struct st_store *s, uint64_t epoch,
+				 const uint8_t *after, size_t limit,
+				 st_store_confirm_cb cb, void *ctx,
+				 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	enum stmt_id id = after ? S_CONFIRM_LIST_AFTER : S_CONFIRM_LIST;
+	sqlite3_stmt *st = q->st[id];
+	I64(st, 1, epoch);
+	I64(st, 2, limit);
+	if (after)
+		BLOB(st, 3, after, 16);
+	int rc, ret = 0;
+	struct st_pause_confirm c;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&c, 0, sizeof c);
+		sqlite3_int64 e = sqlite3_column_int64(st, 1);
+		sqlite3_int64 ls = sqlite3_column_int64(st, 2);
+		if (!col_blob(st, 0, c.device_id, 16) || e < 2 || ls < 0) {
+			ret = corrupt(q, "pause confirms", err);
+			break;
+		}
+		c.epoch = (uint64_t)e;
+		c.last_seq = (uint64_t)ls;
+		c.confirmed_s = sqlite3_column_int64(st, 3);
+		int k = cb(ctx, &c);
+		if (k != 0) {
+			ret = cb_answer(k, "pause confirms", err);
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "pause confirms", err);
+	done(st);
+	return ret;
+}
+
 const struct st_store_type st_store_sqlite = {
 	.name = "sqlite",
 	.size = sizeof(struct sq_store),
@@ -1667,4 +1939,10 @@ const struct st_store_type st_store_sqlite = {
 	.backup = sq_backup,
 	.checkpoint = sq_checkpoint,
 	.counts = sq_counts,
+	.epoch_get = sq_epoch_get,
+	.pause_add = sq_pause_add,
+	.resume = sq_resume,
+	.pause_list = sq_pause_list,
+	.pause_confirm = sq_pause_confirm,
+	.pause_confirms_get = sq_pause_confirms_get,
 };

@@ -123,7 +123,7 @@ check "--help exits 0 and lists policy check" \
 	sh -c "[ $rc -eq 0 ] && grep -q 'policy check FILE' '$T/out'"
 run policy --help
 check "policy --help exits 0" test "$rc" -eq 0
-for c in token pause resume purpose erase audit; do
+for c in token purpose erase audit; do
 	run "$c"
 	if [ "$rc" -eq 2 ] && grep -q "not built yet" "$T/err"; then
 		ok "$c: 'not built yet', exit 2"

@@ -49,7 +49,20 @@ struct fill {
 static int seal_one(struct fill *f, struct st_events *seg, uint64_t seq,
 		    struct st_error *err)
 {
-	struct st_seal_params p = {.seq = seq, .level = 2};
+	/* lease sequence 1: a server's first epoch (0 is a development
+	 * agent's, refused by every server); ST_SRVKIT_LEASE_SEQ chooses
+	 * another, e.g. an old one to be refused after a pause */
+	uint64_t lease = 1;
+	const char *ls = getenv("ST_SRVKIT_LEASE_SEQ");
+	if (ls && *ls) {
+		char *end = NULL;
+		unsigned long long v = strtoull(ls, &end, 10);
+		if (*end || v > INT64_MAX)
+			return st_fail(err, ST_E_INVAL, "ST_SRVKIT_LEASE_SEQ "
+				       "'%s': not a number up to 2^63-1", ls);
+		lease = v;
+	}
+	struct st_seal_params p = {.seq = seq, .lease_seq = lease, .level = 2};
 	memcpy(p.device_id, f->id->device_id, 16);
 	memcpy(p.person_id, f->id->person_id, 16);
 	memcpy(p.notice_hash, f->id->notice_hash, 32);

@@ -251,6 +251,12 @@ static void usage_errors_before_any_network(void **s)
 	char *ttl_short[] = {"enroll-token", "--user", "a@x", "--ttl", "0s"};
 	char *no_user[] = {"enroll-token"};
 	char *no_out[] = {"backup"};
+	char *pause_no_scope[] = {"pause", "--reason", "r"};
+	char *pause_two[] = {"pause", "--all", "--user", "a@x", "--reason",
+			     "r"};
+	char *pause_no_reason[] = {"pause", "--group", "eng"};
+	char *pause_odd[] = {"pause", "--all", "--reason", "r", "--now"};
+	char *resume_no_scope[] = {"resume", "--reason", "r"};
 	struct {
 		char **argv;
 		int argc;
@@ -261,6 +267,11 @@ static void usage_errors_before_any_network(void **s)
 		{revoke_bad, 3, "not a device ID"}, {ttl_bad, 5, "--ttl"},
 		{ttl_short, 5, "--ttl"},         {no_user, 1, "--user"},
 		{no_out, 1, "--out"},
+		{pause_no_scope, 3, "exactly one of --all"},
+		{pause_two, 6, "exactly one of --all"},
+		{pause_no_reason, 3, "--reason"},
+		{pause_odd, 5, "--now"},
+		{resume_no_scope, 3, "exactly one of --all"},
 	};
 	FILE *out = tmpfile();
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

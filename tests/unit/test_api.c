@@ -27,6 +27,7 @@
 #include "core/event.h"
 #include "core/file.h"
 #include "core/keys.h"
+#include "core/lease.h"
 #include "core/policy.h"
 #include "core/seal.h"
 #include "core/token.h"
@@ -147,6 +148,10 @@ static void add_token(struct st_store *s, const char *name, const char *role,
 		fail_msg("token revoke: %s", e.msg);
 }
 
+/* A thread's own handle (a held poll waits on one thread while another
+ * pauses); NULL: the shared one. */
+static __thread CURL *tl_curl;
+
 struct resp {
 	long status;
 	struct st_buf body;
@@ -175,7 +180,7 @@ static long call(const char *method, const char *path, const char *ctype,
 {
 	memset(r, 0, sizeof *r);
 	st_buf_init(&r->body, false);
-	CURL *c = S.curl;
+	CURL *c = tl_curl ? tl_curl : S.curl;
 	curl_easy_reset(c);
 	char url[600];
 	snprintf(url, sizeof url, "%s%s", S.url, path);
@@ -337,6 +342,7 @@ struct segopt {
 	const uint8_t *nh;        /* NULL: the full policy's notice */
 	const uint8_t *person_id; /* NULL: the device's person */
 	const uint8_t *device_id; /* NULL: the device's id */
+	int64_t lease;            /* 0: 1 (the first epoch); -1: none (0) */
 };
 
 static void seal_seg(struct st_buf *out, const struct dev *d, uint64_t seq,
@@ -348,7 +354,7 @@ static void seal_seg(struct st_buf *out, const struct dev *d, uint64_t seq,
 	memcpy(sp.device_id, o->device_id ? o->device_id : d->id, 16);
 	memcpy(sp.person_id, o->person_id ? o->person_id : d->person_id, 16);
 	sp.seq = seq;
-	sp.lease_seq = 1;
+	sp.lease_seq = o->lease == 0 ? 1 : o->lease < 0 ? 0 : (uint64_t)o->lease;
 	memcpy(sp.notice_hash, o->nh ? o->nh : S.full.nh, 32);
 	sp.level = o->level ? o->level : 1;
 	st_buf_init(out, false);
@@ -405,6 +411,9 @@ static void fill_cfg(struct st_server_config *c, const char *dir)
 	c->ingest_window_future_s = 86400;
 	c->threads = 1;
 	c->enroll_ttl_default_s = 86400;
+	/* short, so that a renewal at the hold's end is quick to see */
+	c->lease_validity_ms = 5000;
+	c->lease_hold_s = 2;
 }
 
 static void make_dir(const char *p)
@@ -1220,6 +1229,328 @@ static void forget_deletes_once_per_request_id(void **state)
 	assert_error(&r, 400, "inval", "from_min");
 }
 
+/* ---- the kill switch: leases, pause, resume ---- */
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct poll_res {
+	long status;
+	struct st_lease l;
+	int verify_rc;
+	double took_s, answered_at;
+	char state[16];
+	uint64_t seq;
+};
+
+/* One lease poll by d holding have_seq (confirm: NULL or a JSON object),
+ * checked with st_lease_verify against the pinned lease key and the
+ * poll's own nonce. */
+static void lease_poll(const struct dev *d, uint64_t have_seq,
+		       const char *confirm, struct poll_res *out)
+{
+	uint8_t nonce[16];
+	randombytes_buf(nonce, sizeof nonce);
+	char nh[33], body[400];
+	hexs(nonce, 16, nh);
+	snprintf(body, sizeof body,
+		 "{\"nonce\": \"%s\", \"have_seq\": %llu, \"state\": "
+		 "\"recording\"%s%s}",
+		 nh, (unsigned long long)have_seq,
+		 confirm ? ", \"confirm\": " : "", confirm ? confirm : "");
+	memset(out, 0, sizeof *out);
+	struct resp r;
+	double t0 = mono();
+	out->status = device_call(d, d->sk, "POST", "/v1/device/lease", body,
+				  now_s(), &r);
+	out->answered_at = mono();
+	out->took_s = out->answered_at - t0;
+	if (out->status != 200) {
+		resp_fini(&r);
+		return;
+	}
+	const char *b64 = json_string_value(json_object_get(r.j, "lease"));
+	assert_non_null(b64);
+	uint8_t buf[ST_LEASE_MAX];
+	size_t got = 0;
+	assert_int_equal(sodium_base642bin(buf, sizeof buf, b64, strlen(b64),
+					   NULL, &got, NULL,
+					   sodium_base64_VARIANT_ORIGINAL),
+			 0);
+	uint8_t pk[32];
+	assert_int_equal(st_key_read(S.cfg.lease_pub, ST_KEY_LEASE_PUBLIC, pk,
+				     32, false, NULL),
+			 0);
+	struct st_lease_expect x = {.server_pk = pk, .device_id = d->id,
+				    .nonce = nonce, .min_seq = 0};
+	struct st_error e = {0};
+	out->verify_rc = st_lease_verify(buf, got, &x, &out->l, &e);
+	if (out->verify_rc < 0)
+		fail_msg("lease verify: %s", e.msg);
+	snprintf(out->state, sizeof out->state, "%s",
+		 json_string_value(json_object_get(r.j, "state")));
+	out->seq = (uint64_t)json_integer_value(json_object_get(r.j, "seq"));
+	/* the fields for people say what the signed bytes say */
+	assert_int_equal(out->seq, out->l.seq);
+	assert_memory_equal(out->l.nonce, nonce, 16);
+	resp_fini(&r);
+}
+
+static void lease_is_answered_at_once_signed_and_echoes_the_nonce(void **state)
+{
+	(void)state;
+	if (!S.have_alice)
+		skip();
+	struct poll_res p;
+	lease_poll(&S.alice, 0, NULL, &p);
+	assert_int_equal(p.status, 200);
+	assert_true(p.took_s < 1.0);
+	assert_int_equal(p.l.seq, 1); /* no pause ever: the first epoch */
+	assert_int_equal(p.l.state, ST_LEASE_RECORD);
+	assert_string_equal(p.state, "record");
+	assert_int_equal(p.l.validity_ms, 5000);
+	assert_memory_equal(p.l.device_id, S.alice.id, 16);
+	assert_memory_equal(p.l.policy_hash, S.full.hash, 32);
+	assert_true(p.l.issued_s >= now_s() - 5);
+	/* a malformed poll, a foreign signature */
+	struct resp r;
+	device_call(&S.alice, S.alice.sk, "POST", "/v1/device/lease",
+		    "{\"nonce\": \"00\", \"have_seq\": 0, \"state\": "
+		    "\"recording\"}",
+		    now_s(), &r);
+	assert_error(&r, 400, "inval", "nonce");
+	device_call(&S.alice, S.alice.sk, "POST", "/v1/device/lease",
+		    "{\"nonce\": \"00000000000000000000000000000000\", "
+		    "\"have_seq\": 0, \"state\": \"dancing\"}",
+		    now_s(), &r);
+	assert_error(&r, 400, "inval", "state");
+	device_call(&S.alice, S.bob.sk, "POST", "/v1/device/lease",
+		    "{\"nonce\": \"00000000000000000000000000000000\", "
+		    "\"have_seq\": 0, \"state\": \"recording\"}",
+		    now_s(), &r);
+	assert_error(&r, 401, "signature", NULL);
+	/* a clock 5 minutes off still polls (request_window_s 900 by
+	 * default; the test server says 300 and so allows 299 s) */
+	device_call(&S.alice, S.alice.sk, "POST", "/v1/device/lease",
+		    "{\"nonce\": \"00000000000000000000000000000000\", "
+		    "\"have_seq\": 0, \"state\": \"stopped\"}",
+		    now_s() - 290, &r);
+	assert_int_equal(r.status, 200);
+	resp_fini(&r);
+}
+
+static void lease_is_held_then_renewed_when_the_hold_ends(void **state)
+{
+	(void)state;
+	if (!S.have_alice)
+		skip();
+	struct poll_res p;
+	lease_poll(&S.alice, 1, NULL, &p);
+	assert_int_equal(p.status, 200);
+	/* lease_hold_s is 2: held that long (plus at most a tick) */
+	if (p.took_s < 1.9 || p.took_s > 3.0)
+		fail_msg("held %.3f s, want about 2", p.took_s);
+	assert_int_equal(p.l.seq, 1);
+	assert_int_equal(p.l.state, ST_LEASE_RECORD);
+}
+
+struct bg_poll {
+	const struct dev *d;
+	uint64_t have;
+	struct poll_res res;
+};
+
+static void *bg_poll_main(void *arg)
+{
+	struct bg_poll *b = arg;
+	tl_curl = curl_easy_init();
+	lease_poll(b->d, b->have, NULL, &b->res);
+	curl_easy_cleanup(tl_curl);
+	tl_curl = NULL;
+	return NULL;
+}
+
+static json_t *control_pause(struct resp *r, const char *scope)
+{
+	assert_int_equal(admin_call("GET", "/v1/admin/control", NULL, r), 200);
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(r->j, "pauses"), i, p)
+		if (!strcmp(json_string_value(json_object_get(p, "scope")),
+			    scope))
+			return p;
+	return NULL;
+}
+
+static void held_poll_is_woken_by_a_pause_within_a_second(void **state)
+{
+	(void)state;
+	if (!S.have_alice)
+		skip();
+	struct bg_poll b = {.d = &S.alice, .have = 1};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, bg_poll_main, &b), 0);
+	usleep(300000); /* the poll is held by now */
+	struct resp r;
+	double t0 = mono();
+	assert_int_equal(admin_call("POST", "/v1/admin/pause",
+				    "{\"scope\": \"user\", \"value\": "
+				    "\"alice@example.com\", \"reason\": "
+				    "\"incident 7 drill\", \"discard_unsent\": "
+				    "true}",
+				    &r),
+			 201);
+	assert_int_equal(json_integer_value(json_object_get(r.j, "seq")), 2);
+	assert_int_equal(json_integer_value(json_object_get(r.j, "devices")), 1);
+	assert_string_equal(jstr(&r, "scope"), "user");
+	resp_fini(&r);
+	pthread_join(th, NULL);
+	assert_int_equal(b.res.status, 200);
+	double delay = b.res.answered_at - t0;
+	if (delay > 1.0 || b.res.took_s > 1.5)
+		fail_msg("the pause reached the held poll after %.3f s", delay);
+	assert_int_equal(b.res.l.state, ST_LEASE_PAUSE);
+	assert_string_equal(b.res.state, "pause");
+	assert_int_equal(b.res.l.seq, 2);
+	assert_string_equal(b.res.l.reason, "incident 7 drill");
+	assert_int_equal(b.res.l.flags, ST_LEASE_FLAG_DISCARD);
+
+	/* stored with who and why */
+	assert_int_equal(raw_int(S.db, "SELECT count(*) FROM pauses WHERE "
+				       "paused_by = 'admin' AND reason = "
+				       "'incident 7 drill' AND scope = 'user'"),
+			 1);
+	/* the control view: alice answered, not yet confirmed */
+	json_t *p = control_pause(&r, "user");
+	assert_non_null(p);
+	assert_int_equal(json_integer_value(json_object_get(p, "devices")), 1);
+	assert_int_equal(json_integer_value(json_object_get(p, "confirmed")), 0);
+	assert_int_equal(json_integer_value(json_object_get(p, "pending")), 1);
+	assert_int_equal(json_integer_value(json_object_get(p, "offline")), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "by")),
+			    "admin");
+	resp_fini(&r);
+
+	/* a segment recorded under the old lease, sent now: refused */
+	struct st_buf seg;
+	struct segopt o = {.full = true, .level = 2, .lease = 1};
+	seal_seg(&seg, &S.alice, 42, &o);
+	upload(&seg, NULL, &r);
+	assert_error(&r, 422, "paused", "older than the pause");
+	st_buf_fini(&seg);
+
+	/* alice obeys: she keeps up to segment 41 from before the pause */
+	struct poll_res c;
+	lease_poll(&S.alice, 0, "{\"seq\": 2, \"last_seq\": 41}", &c);
+	assert_int_equal(c.status, 200);
+	assert_int_equal(c.l.state, ST_LEASE_PAUSE);
+	assert_int_equal(raw_int(S.db, "SELECT last_seq FROM pause_confirms "
+				       "WHERE epoch = 2"),
+			 41);
+	/* a second confirmation changes nothing */
+	lease_poll(&S.alice, 0, "{\"seq\": 2, \"last_seq\": 99}", &c);
+	assert_int_equal(raw_int(S.db, "SELECT last_seq FROM pause_confirms "
+				       "WHERE epoch = 2"),
+			 41);
+	p = control_pause(&r, "user");
+	assert_int_equal(json_integer_value(json_object_get(p, "confirmed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(p, "pending")), 0);
+	resp_fini(&r);
+	/* what she kept goes in; anything later under the old lease not */
+	seal_seg(&seg, &S.alice, 41, &o);
+	assert_int_equal(upload(&seg, NULL, &r), 200);
+	assert_string_equal(jstr(&r, "result"), "stored");
+	resp_fini(&r);
+	st_buf_fini(&seg);
+	seal_seg(&seg, &S.alice, 43, &o);
+	upload(&seg, NULL, &r);
+	assert_error(&r, 422, "paused", NULL);
+	st_buf_fini(&seg);
+	/* no lease at all: refused everywhere */
+	o.lease = -1;
+	seal_seg(&seg, &S.alice, 44, &o);
+	upload(&seg, NULL, &r);
+	assert_error(&r, 422, "no_lease", "without a lease");
+	st_buf_fini(&seg);
+
+	/* resume: exactly that scope, a new epoch, a record lease */
+	admin_call("POST", "/v1/admin/resume", "{\"scope\": \"all\"}", &r);
+	assert_error(&r, 404, "not_found", "exactly the scope");
+	assert_int_equal(admin_call("POST", "/v1/admin/resume",
+				    "{\"scope\": \"user\", \"value\": "
+				    "\"alice@example.com\", \"reason\": "
+				    "\"drill over\"}",
+				    &r),
+			 200);
+	assert_int_equal(json_integer_value(json_object_get(r.j, "seq")), 3);
+	assert_int_equal(json_integer_value(json_object_get(r.j, "resumed")), 1);
+	resp_fini(&r);
+	lease_poll(&S.alice, 2, NULL, &c); /* holds 2: answered at once */
+	assert_true(c.took_s < 1.0);
+	assert_int_equal(c.l.state, ST_LEASE_RECORD);
+	assert_int_equal(c.l.seq, 3);
+	o.lease = 3;
+	seal_seg(&seg, &S.alice, 45, &o);
+	assert_int_equal(upload(&seg, NULL, &r), 200);
+	resp_fini(&r);
+	st_buf_fini(&seg);
+	p = control_pause(&r, "user");
+	assert_null(p); /* nothing in force */
+	resp_fini(&r);
+	/* pauses of unknown people or devices stop no one: refused */
+	admin_call("POST", "/v1/admin/pause",
+		   "{\"scope\": \"user\", \"value\": \"nobody@example.com\", "
+		   "\"reason\": \"x\"}",
+		   &r);
+	assert_error(&r, 404, "not_found", "no user");
+	admin_call("POST", "/v1/admin/pause",
+		   "{\"scope\": \"all\", \"reason\": \"\"}", &r);
+	assert_error(&r, 400, "inval", "reason");
+}
+
+static void enrollment_is_refused_while_everything_is_paused(void **state)
+{
+	(void)state;
+	if (!S.have_alice)
+		skip();
+	struct resp r;
+	char tok[ST_TOKEN_TEXT_MAX];
+	new_token("alice@example.com", 3600, tok);
+	assert_int_equal(admin_call("POST", "/v1/admin/pause",
+				    "{\"scope\": \"all\", \"reason\": "
+				    "\"kill switch\"}",
+				    &r),
+			 201);
+	uint64_t seq = (uint64_t)json_integer_value(json_object_get(r.j, "seq"));
+	resp_fini(&r);
+	enroll(tok, &S.stray, "alice", &r);
+	assert_error(&r, 403, "paused", "resume --all");
+	struct poll_res c;
+	lease_poll(&S.alice, 0, NULL, &c);
+	assert_int_equal(c.l.state, ST_LEASE_PAUSE);
+	assert_int_equal(c.l.seq, seq);
+	assert_string_equal(c.l.reason, "kill switch");
+	json_t *p = control_pause(&r, "all");
+	assert_non_null(p);
+	/* alice is pending (answered), bob is revoked: not counted */
+	assert_int_equal(json_integer_value(json_object_get(p, "devices")), 1);
+	assert_int_equal(json_integer_value(json_object_get(p, "pending")), 1);
+	resp_fini(&r);
+	assert_int_equal(admin_call("POST", "/v1/admin/resume",
+				    "{\"scope\": \"all\", \"reason\": "
+				    "\"all clear\"}",
+				    &r),
+			 200);
+	resp_fini(&r);
+	/* the unused token works after the resume */
+	assert_int_equal(enroll(tok, &S.stray, "alice", &r), 201);
+	resp_fini(&r);
+}
+
 static void backup_is_a_sqlite_file_and_leaves_nothing(void **state)
 {
 	(void)state;
@@ -1357,6 +1688,11 @@ int main(void)
 		cmocka_unit_test(oversized_bodies_are_413_at_once),
 		cmocka_unit_test(policy_apply_changes_upload_answers),
 		cmocka_unit_test(forget_deletes_once_per_request_id),
+		cmocka_unit_test(
+			lease_is_answered_at_once_signed_and_echoes_the_nonce),
+		cmocka_unit_test(lease_is_held_then_renewed_when_the_hold_ends),
+		cmocka_unit_test(held_poll_is_woken_by_a_pause_within_a_second),
+		cmocka_unit_test(enrollment_is_refused_while_everything_is_paused),
 		cmocka_unit_test(backup_is_a_sqlite_file_and_leaves_nothing),
 		cmocka_unit_test(server_keeps_serving_and_logs_no_tokens),
 		cmocka_unit_test(stops_cleanly_on_stop_fd),

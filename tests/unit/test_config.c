@@ -59,7 +59,11 @@ static void defaults_lie_under_the_folder(void **s)
 	assert_string_equal(c.listen, ST_CFG_LISTEN_DEFAULT);
 	assert_int_equal(c.body_max, ST_CFG_BODY_MAX_DEFAULT);
 	assert_int_equal(c.threads, 1);
-	assert_int_equal(c.request_window_s, 300);
+	/* 900: an agent 5 minutes off must still poll its lease */
+	assert_int_equal(c.request_window_s, 900);
+	assert_int_equal(c.lease_validity_ms, 60000);
+	assert_int_equal(c.lease_hold_s, 25);
+	assert_true(c.lease_hold_s * 1000u < c.lease_validity_ms);
 	assert_int_equal(c.ingest_window_past_s, 86400);
 	assert_int_equal(c.enroll_ttl_default_s, 86400);
 	assert_false(c.plain_http);
@@ -84,6 +88,8 @@ static void save_then_load_round_trips(void **s)
 	c.threads = 4;
 	c.body_max = 1u << 20;
 	c.request_window_s = 60;
+	c.lease_validity_ms = 5000;
+	c.lease_hold_s = 2;
 	snprintf(c.tls_cert, sizeof c.tls_cert, "/etc/ssl/mine.pem");
 	assert_int_equal(st_server_config_save(&c, &e), 0);
 	char p[600];
@@ -138,6 +144,16 @@ static void every_bad_key_or_value_is_refused_by_name(void **s)
 		{"{\"listen\": \"::1:8443\"}", "listen", ST_E_JSON},
 		{"{\"listen\": \"127.0.0.1:65536\"}", "listen", ST_E_JSON},
 		{"{\"plain_http\": 1}", "plain_http", ST_E_JSON},
+		{"{\"lease_validity_ms\": 999}", "lease_validity_ms", ST_E_JSON},
+		{"{\"lease_validity_ms\": 86400001}", "lease_validity_ms",
+		 ST_E_JSON},
+		{"{\"lease_hold_s\": 0}", "lease_hold_s", ST_E_JSON},
+		{"{\"lease_hold_s\": 301}", "lease_hold_s", ST_E_JSON},
+		/* the hold must end before the lease does */
+		{"{\"lease_hold_s\": 60}", "must be below",
+		 ST_E_JSON},
+		{"{\"lease_validity_ms\": 5000, \"lease_hold_s\": 5}",
+		 "lease_hold_s", ST_E_JSON},
 		{"{\"db\": \"\"}", "db", ST_E_JSON},
 		{"{\"db\": null}", "db", ST_E_JSON},
 		{"[1]", "object", ST_E_JSON},

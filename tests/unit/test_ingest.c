@@ -152,23 +152,32 @@ static void small_events(struct st_events *evs)
 #undef E
 }
 
-/* Seals evs as device d for person p (public key ppk). */
-static void seal(struct st_buf *out, const struct dev *d,
-		 const uint8_t person_id[16], const uint8_t ppk[32],
-		 uint64_t seq, const uint8_t nh[32], uint8_t level,
-		 const struct st_events *evs)
+/* Seals evs as device d for person p (public key ppk), under lease
+ * sequence lease (1: a store's first epoch). */
+static void seal_under(struct st_buf *out, const struct dev *d,
+		       const uint8_t person_id[16], const uint8_t ppk[32],
+		       uint64_t seq, uint64_t lease, const uint8_t nh[32],
+		       uint8_t level, const struct st_events *evs)
 {
 	struct st_seal_params sp = {0};
 	memcpy(sp.device_id, d->id, 16);
 	memcpy(sp.person_id, person_id, 16);
 	sp.seq = seq;
-	sp.lease_seq = 1;
+	sp.lease_seq = lease;
 	memcpy(sp.notice_hash, nh, 32);
 	sp.level = level;
 	st_buf_init(out, false);
 	struct st_error e = {0};
 	if (st_segment_seal(&sp, evs, ppk, d->sk, NULL, out, &e) < 0)
 		fail_msg("seal: %s", e.msg);
+}
+
+static void seal(struct st_buf *out, const struct dev *d,
+		 const uint8_t person_id[16], const uint8_t ppk[32],
+		 uint64_t seq, const uint8_t nh[32], uint8_t level,
+		 const struct st_events *evs)
+{
+	seal_under(out, d, person_id, ppk, seq, 1, nh, level, evs);
 }
 
 /* ann's usual segment: full events, her device, the full notice */
@@ -957,6 +966,129 @@ static void no_plaintext_in_any_database_file(void **state)
 	assert_int_equal(n_segments(f), 20);
 }
 
+/* ---- step 9: leases ---- */
+
+static void rejects_a_segment_recorded_without_a_lease(void **state)
+{
+	struct fx *f = *state;
+	struct st_buf seg;
+	/* a development agent records under lease sequence 0: refused by
+	 * every server, with no lease check configured at all */
+	seal_under(&seg, &K.da, K.ann.id, K.ann.pk, 1, 0, K.full_nh, 2,
+		   &K.full);
+	refused(f, &seg, ST_E_NO_LEASE, "without a lease");
+	/* after the time window in the documented order */
+	f->mc.wall = (T0_S + 9 * 86400) * NS;
+	refused(f, &seg, ST_E_TIME_WINDOW, "window");
+	f->mc.wall = (T0_S + 120) * NS;
+	st_buf_fini(&seg);
+	/* lease 1, the first epoch, goes in */
+	seal_ann(&seg, 1);
+	assert_int_equal(stored(f, &seg), ST_STORE_STORED);
+	st_buf_fini(&seg);
+}
+
+/* A stand-in for the server's pause table: ann ("ann@example.com") was
+ * paused at epoch 4 and confirmed it keeping segments up to 5. The rule
+ * itself is the server's (pinned in test_api.c); here: what ingest asks
+ * and what it does with the answer. */
+struct fake_pauses {
+	int calls;
+	char person[64], group[64];
+	uint64_t lease_seq, seq;
+};
+
+static int fake_lease_check(void *ctx, const struct st_ingest_lease_q *q,
+			    struct st_error *err)
+{
+	struct fake_pauses *fp = ctx;
+	fp->calls++;
+	snprintf(fp->person, sizeof fp->person, "%s", q->person);
+	snprintf(fp->group, sizeof fp->group, "%s", q->group);
+	fp->lease_seq = q->lease_seq;
+	fp->seq = q->seq;
+	if (strcmp(q->person, "ann@example.com") != 0 || q->lease_seq >= 4)
+		return 0;
+	if (q->seq <= 5) /* kept from before the pause, confirmed */
+		return 0;
+	return st_fail(err, ST_E_PAUSED,
+		       "recorded under lease %llu, older than the pause of "
+		       "epoch 4",
+		       (unsigned long long)q->lease_seq);
+}
+
+static void lease_check_refuses_what_a_pause_made_old(void **state)
+{
+	struct fx *f = *state;
+	struct fake_pauses fp = {0};
+	f->cfg.lease_check = fake_lease_check;
+	f->cfg.lease_ctx = &fp;
+	struct st_buf seg;
+	/* recorded under lease 2, after what the agent kept: refused */
+	seal_under(&seg, &K.da, K.ann.id, K.ann.pk, 6, 2, K.full_nh, 2,
+		   &K.full);
+	refused(f, &seg, ST_E_PAUSED, "older than the pause");
+	/* the message names the segment too */
+	struct st_error e = {0};
+	assert_int_equal(st_ingest_segment(f->s, seg.p, seg.len, &f->cfg, NULL,
+					   &e),
+			 ST_E_PAUSED);
+	assert_non_null(strstr(e.msg, "segment 6 of device"));
+	assert_string_equal(fp.person, "ann@example.com");
+	assert_int_equal(fp.lease_seq, 2);
+	assert_int_equal(fp.seq, 6);
+	st_buf_fini(&seg);
+	/* recorded before the pause and kept when it was confirmed */
+	seal_under(&seg, &K.da, K.ann.id, K.ann.pk, 5, 2, K.full_nh, 2,
+		   &K.full);
+	assert_int_equal(stored(f, &seg), ST_STORE_STORED);
+	st_buf_fini(&seg);
+	/* recorded under the lease after the pause */
+	seal_under(&seg, &K.da, K.ann.id, K.ann.pk, 7, 4, K.full_nh, 2,
+		   &K.full);
+	assert_int_equal(stored(f, &seg), ST_STORE_STORED);
+	st_buf_fini(&seg);
+	/* ben is not covered */
+	seal_under(&seg, &K.db, K.ben.id, K.ben.pk, 9, 2, K.full_nh, 2,
+		   &K.full);
+	assert_int_equal(stored(f, &seg), ST_STORE_STORED);
+	assert_string_equal(fp.person, "ben@example.com");
+	st_buf_fini(&seg);
+	/* never asked about a segment an earlier step refused, nor about
+	 * one without a lease */
+	int calls = fp.calls;
+	seal_under(&seg, &K.da, K.ann.id, K.ann.pk, 8, 0, K.full_nh, 2,
+		   &K.full);
+	assert_fails_with(st_ingest_segment(f->s, seg.p, seg.len, &f->cfg,
+					    NULL, &e),
+			  ST_E_NO_LEASE, &e, "lease");
+	st_buf_fini(&seg);
+	seal_under(&seg, &K.da, K.ann.id, K.ann.pk, 8, 2, K.full_nh, 3,
+		   &K.full);
+	assert_fails_with(st_ingest_segment(f->s, seg.p, seg.len, &f->cfg,
+					    NULL, &e),
+			  ST_E_OVER_KEEP, &e, "level");
+	st_buf_fini(&seg);
+	assert_int_equal(fp.calls, calls);
+	assert_int_equal(n_segments(f), 3);
+	/* in a batch, the refused one alone stays out */
+	struct st_buf a, b;
+	seal_under(&a, &K.da, K.ann.id, K.ann.pk, 10, 2, K.full_nh, 2,
+		   &K.full);
+	seal_under(&b, &K.da, K.ann.id, K.ann.pk, 11, 4, K.full_nh, 2,
+		   &K.full);
+	struct st_ingest_item it[2] = {{a.p, a.len}, {b.p, b.len}};
+	struct st_ingest_result res[2];
+	assert_int_equal(st_ingest_batch(f->s, it, 2, &f->cfg, res, &e), 0);
+	assert_int_equal(res[0].code, ST_E_PAUSED);
+	assert_int_equal(res[1].code, 0);
+	assert_int_equal(res[1].outcome, ST_STORE_STORED);
+	assert_int_equal(n_segments(f), 4);
+	st_buf_fini(&a);
+	st_buf_fini(&b);
+	f->cfg.lease_check = NULL;
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -982,6 +1114,8 @@ int main(void)
 		T(batch_fails_from_every_call_on_all_or_nothing),
 		T(batch_answer_lost_at_every_call_retry_is_duplicate),
 		T(no_plaintext_in_any_database_file),
+		T(rejects_a_segment_recorded_without_a_lease),
+		T(lease_check_refuses_what_a_pause_made_old),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -211,8 +211,9 @@ static void migrates_an_empty_file_and_reopens_idempotently(void **state)
 	long long tables = raw_int(f->db, "SELECT count(*) FROM sqlite_schema "
 					  "WHERE type = 'table'");
 	/* version 1: 7 (schema_version included); version 2: + tokens,
-	 * enroll_tokens, settings, forgets */
-	assert_int_equal(tables, 11);
+	 * enroll_tokens, settings, forgets; version 3: + pauses,
+	 * pause_confirms */
+	assert_int_equal(tables, 13);
 	/* re-open: nothing re-applied, nothing lost */
 	f->mc.wall += 3600ull * 1000000000ull;
 	for (int i = 0; i < 3; i++)
@@ -908,9 +909,12 @@ static void upgrades_a_version_1_database_in_place(void **state)
 					"schema_version"),
 			 1);
 	reopen(f);
-	/* version 2 applied once, version 1 remembered as it was */
+	/* versions 2 and 3 applied once, version 1 remembered as it was */
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM schema_version"),
-			 2);
+			 3);
+	assert_int_equal(raw_int(f->db, "SELECT applied_s FROM schema_version "
+					"WHERE version = 3"),
+			 1790000000);
 	assert_int_equal(raw_int(f->db, "SELECT applied_s FROM schema_version "
 					"WHERE version = 1"),
 			 1700000000);
@@ -997,10 +1001,14 @@ static void upgrades_a_version_1_database_in_place(void **state)
 	assert_int_equal(c.segments, 1);
 	assert_int_equal(c.flags, 1);
 	assert_int_equal(c.tokens, 1);
+	/* the epoch of an upgraded store starts where a new one does */
+	uint64_t ep = 0;
+	assert_int_equal(st_store_epoch_get(f->s, &ep, &e), 0);
+	assert_int_equal(ep, ST_STORE_EPOCH_FIRST);
 	/* re-open: nothing re-applied */
 	reopen(f);
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM schema_version"),
-			 2);
+			 3);
 	assert_int_equal(st_store_device_get(f->s, d1, &d, &e), 0);
 	assert_int_equal(d.backlog_segments, 4);
 }
@@ -1484,7 +1492,9 @@ static void policy_current_set_and_get(void **state)
 	memset(h2, 0x78, 32);
 	assert_fails_with(st_store_policy_set_current(f->s, h1, 5000, &e),
 			  ST_E_NOT_FOUND, &e, "no stored policy");
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM settings"), 0);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM settings "
+					"WHERE key = 'current_policy'"),
+			 0);
 	add_policy(f);
 	struct st_store_policy q = {0};
 	memcpy(q.hash, h2, 32);
@@ -1518,7 +1528,7 @@ static void policy_current_set_and_get(void **state)
 	assert_int_equal(raw_int(f->db, "SELECT applied_s FROM policies WHERE "
 					"canonical_json = '{\"version\":2}'"),
 			 6000);
-	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM settings"), 1);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM settings"), 2);
 	/* a failed set changes nothing */
 	uint8_t h3[32];
 	memset(h3, 0x79, 32);
@@ -2013,6 +2023,286 @@ static void fault_seam_forwards_and_counts_every_new_call(void **state)
 	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM devices"), 3);
 }
 
+/* ---- schema 3: pauses, resumes, confirmations ---- */
+
+static void make_pause(struct st_pause *p, int scope, const char *value,
+		       const char *reason)
+{
+	memset(p, 0, sizeof *p);
+	p->scope = scope;
+	snprintf(p->value, sizeof p->value, "%s", value);
+	snprintf(p->reason, sizeof p->reason, "%s", reason);
+	snprintf(p->by, sizeof p->by, "officer");
+	p->created_s = 5000;
+}
+
+static uint64_t epoch_now(struct fx *f)
+{
+	uint64_t e = 0;
+	struct st_error err = {0};
+	if (st_store_epoch_get(f->s, &e, &err) < 0)
+		fail_msg("epoch: %s", err.msg);
+	return e;
+}
+
+struct pause_seen {
+	char text[2048];
+	int n;
+};
+
+static int collect_pauses(void *ctx, const struct st_pause *p)
+{
+	struct pause_seen *s = ctx;
+	char row[400];
+	snprintf(row, sizeof row, "%s:%s@%llu%s;", st_scope_name(p->scope),
+		 p->value, (unsigned long long)p->epoch,
+		 p->resumed_epoch ? "/resumed" : "");
+	strcat(s->text, row);
+	s->n++;
+	return 0;
+}
+
+static void pauses_raise_the_epoch_and_resume_ends_exactly_a_scope(void **state)
+{
+	struct fx *f = *state;
+	world(f);
+	struct st_error e = {0};
+	assert_int_equal(epoch_now(f), 1);
+	struct st_pause p;
+	make_pause(&p, ST_SCOPE_ALL, "", "incident 42");
+	p.discard = true;
+	assert_int_equal(st_store_pause_add(f->s, &p, &e), 0);
+	assert_int_equal(p.epoch, 2);
+	assert_true(p.id > 0);
+	make_pause(&p, ST_SCOPE_GROUP, "research", "audit of research");
+	assert_int_equal(st_store_pause_add(f->s, &p, &e), 0);
+	assert_int_equal(p.epoch, 3);
+	make_pause(&p, ST_SCOPE_USER, "ann@example.com", "ann asked");
+	assert_int_equal(st_store_pause_add(f->s, &p, &e), 0);
+	assert_int_equal(p.epoch, 4);
+	char dev[33];
+	uint8_t d1[16];
+	id_of(d1, 0xd1);
+	st_store_id_hex(d1, dev);
+	make_pause(&p, ST_SCOPE_DEVICE, dev, "laptop lost");
+	assert_int_equal(st_store_pause_add(f->s, &p, &e), 0);
+	assert_int_equal(p.epoch, 5);
+	assert_int_equal(epoch_now(f), 5);
+
+	/* a resume ends exactly its scope: the group's, not ann's */
+	struct st_resume r = {.scope = ST_SCOPE_GROUP, .resumed_s = 6000};
+	snprintf(r.value, sizeof r.value, "research");
+	snprintf(r.by, sizeof r.by, "second-officer");
+	snprintf(r.reason, sizeof r.reason, "audit done");
+	uint64_t ep = 0, n = 0;
+	assert_int_equal(st_store_resume(f->s, &r, &ep, &n, &e), 0);
+	assert_int_equal(ep, 6);
+	assert_int_equal(n, 1);
+	/* nothing of that scope in force any more: refused, epoch kept */
+	e = (struct st_error){0};
+	assert_fails_with(st_store_resume(f->s, &r, &ep, &n, &e),
+			  ST_E_NOT_FOUND, &e, "sealtrace status");
+	assert_int_equal(epoch_now(f), 6);
+	assert_int_equal(ep, 6); /* untouched on failure */
+
+	struct pause_seen seen = {0};
+	assert_int_equal(st_store_pause_list(f->s, true, 0, 100,
+					     collect_pauses, &seen, &e),
+			 0);
+	char want[300];
+	snprintf(want, sizeof want,
+		 "all:@2;user:ann@example.com@4;device:%s@5;", dev);
+	assert_string_equal(seen.text, want);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(st_store_pause_list(f->s, false, 0, 100,
+					     collect_pauses, &seen, &e),
+			 0);
+	assert_int_equal(seen.n, 4);
+	assert_non_null(strstr(seen.text, "group:research@3/resumed;"));
+	/* paging: after the second row */
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(st_store_pause_list(f->s, false, 2, 1,
+					     collect_pauses, &seen, &e),
+			 0);
+	assert_string_equal(seen.text, "user:ann@example.com@4;");
+	/* who and why are kept on both sides */
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM pauses WHERE "
+					"resumed_by = 'second-officer' AND "
+					"resume_reason = 'audit done' AND "
+					"resumed_s = 6000 AND resumed_epoch = 6 "
+					"AND paused_by = 'officer'"),
+			 1);
+	assert_int_equal(raw_int(f->db, "SELECT discard FROM pauses WHERE "
+					"epoch = 2"),
+			 1);
+	/* the epoch outlives the process */
+	reopen(f);
+	assert_int_equal(epoch_now(f), 6);
+}
+
+static void pause_and_resume_refuse_what_they_cannot_record(void **state)
+{
+	struct fx *f = *state;
+	world(f);
+	struct st_error e = {0};
+	struct st_pause p;
+	make_pause(&p, ST_SCOPE_ALL, "", "");
+	assert_fails_with(st_store_pause_add(f->s, &p, &e), ST_E_INVAL, &e,
+			  "reason");
+	make_pause(&p, ST_SCOPE_ALL, "x", "why");
+	assert_fails_with(st_store_pause_add(f->s, &p, &e), ST_E_INVAL, &e,
+			  "no value");
+	make_pause(&p, ST_SCOPE_GROUP, "", "why");
+	assert_fails_with(st_store_pause_add(f->s, &p, &e), ST_E_INVAL, &e,
+			  "value");
+	make_pause(&p, ST_SCOPE_DEVICE, "D1D1", "why");
+	assert_fails_with(st_store_pause_add(f->s, &p, &e), ST_E_INVAL, &e,
+			  "hex");
+	make_pause(&p, 9, "", "why");
+	assert_fails_with(st_store_pause_add(f->s, &p, &e), ST_E_INVAL, &e,
+			  "scope");
+	make_pause(&p, ST_SCOPE_USER, "ann@example.com", "line\nbreak");
+	assert_fails_with(st_store_pause_add(f->s, &p, &e), ST_E_INVAL, &e,
+			  "control");
+	/* inside a transaction: the epoch must be durable on its own */
+	make_pause(&p, ST_SCOPE_ALL, "", "why");
+	assert_int_equal(st_store_begin(f->s, &e), 0);
+	assert_fails_with(st_store_pause_add(f->s, &p, &e), ST_E_STATE, &e,
+			  "transaction");
+	assert_int_equal(st_store_rollback(f->s, &e), 0);
+	assert_int_equal(epoch_now(f), 1);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM pauses"), 0);
+}
+
+struct confirm_seen {
+	int n;
+	uint64_t last_seq[8];
+};
+
+static int collect_confirms(void *ctx, const struct st_pause_confirm *c)
+{
+	struct confirm_seen *s = ctx;
+	if (s->n < 8)
+		s->last_seq[s->n] = c->last_seq;
+	s->n++;
+	return 0;
+}
+
+static void confirms_count_once_per_device_and_pause(void **state)
+{
+	struct fx *f = *state;
+	world(f);
+	struct st_error e = {0};
+	struct st_pause p;
+	make_pause(&p, ST_SCOPE_ALL, "", "drill");
+	assert_int_equal(st_store_pause_add(f->s, &p, &e), 0);
+	uint8_t d1[16], d2[16], stray[16];
+	id_of(d1, 0xd1);
+	id_of(d2, 0xd2);
+	id_of(stray, 0xee);
+	bool rec = false;
+	assert_int_equal(st_store_pause_confirm(f->s, d1, p.epoch, 7, 5100,
+						&rec, &e),
+			 0);
+	assert_true(rec);
+	/* again, with another answer: the first one stands */
+	assert_int_equal(st_store_pause_confirm(f->s, d1, p.epoch, 9, 5200,
+						&rec, &e),
+			 0);
+	assert_false(rec);
+	assert_int_equal(st_store_pause_confirm(f->s, d2, p.epoch, 0, 5300,
+						NULL, &e),
+			 0);
+	assert_fails_with(st_store_pause_confirm(f->s, stray, p.epoch, 1, 5300,
+						 &rec, &e),
+			  ST_E_NOT_FOUND, &e, "unknown");
+	assert_fails_with(st_store_pause_confirm(f->s, d1, 77, 1, 5300, &rec,
+						 &e),
+			  ST_E_NOT_FOUND, &e, "epoch 77");
+	assert_fails_with(st_store_pause_confirm(f->s, d1, p.epoch,
+						 (uint64_t)INT64_MAX + 1, 1,
+						 &rec, &e),
+			  ST_E_CAP, &e, "2^63");
+	struct confirm_seen seen = {0};
+	assert_int_equal(st_store_pause_confirms_get(f->s, p.epoch, NULL, 10,
+						     collect_confirms, &seen,
+						     &e),
+			 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.last_seq[0], 7); /* d1 sorts first */
+	assert_int_equal(seen.last_seq[1], 0);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(st_store_pause_confirms_get(f->s, p.epoch, d1, 10,
+						     collect_confirms, &seen,
+						     &e),
+			 0);
+	assert_int_equal(seen.n, 1);
+	memset(&seen, 0, sizeof seen);
+	assert_int_equal(st_store_pause_confirms_get(f->s, p.epoch + 1, NULL,
+						     10, collect_confirms,
+						     &seen, &e),
+			 0);
+	assert_int_equal(seen.n, 0);
+}
+
+static void pause_and_resume_all_or_nothing_under_faults(void **state)
+{
+	struct fx *f = *state;
+	struct st_store *w = NULL;
+	struct st_error e = {0};
+	struct st_pause p;
+	fresh_wrapped(f, &w);
+	make_pause(&p, ST_SCOPE_ALL, "", "drill");
+	st_store_fault_arm(w, &(struct st_store_fault_cfg){0});
+	assert_int_equal(st_store_pause_add(w, &p, &e), 0);
+	long total = st_store_fault_calls(w);
+	assert_int_equal(total, 3); /* begin, pause add, commit */
+	for (int mode = 0; mode < 3; mode++) {
+		bool after = mode == 1, sticky = mode == 2;
+		for (long n = 1; n <= total; n++) {
+			fresh_wrapped(f, &w);
+			st_store_fault_arm(w, &(struct st_store_fault_cfg){
+						      .fail_at = n,
+						      .after = after,
+						      .sticky = sticky});
+			make_pause(&p, ST_SCOPE_ALL, "", "drill");
+			e = (struct st_error){0};
+			int rc = st_store_pause_add(w, &p, &e);
+			assert_int_equal(rc, ST_STORE_FAULT_RC);
+			assert_int_equal(p.epoch, 0); /* no answer given */
+			assert_false(st_store_in_tx(w));
+			bool done_ = after && n == total;
+			assert_int_equal(raw_int(f->db, "SELECT count(*) FROM "
+							"pauses"),
+					 done_ ? 1 : 0);
+			assert_int_equal(raw_int(f->db, "SELECT value FROM "
+							"settings WHERE key = "
+							"'epoch'"),
+					 done_ ? 2 : 1);
+		}
+	}
+	/* a resume failing at its own call leaves the pause in force */
+	fresh_wrapped(f, &w);
+	make_pause(&p, ST_SCOPE_ALL, "", "drill");
+	assert_int_equal(st_store_pause_add(w, &p, &e), 0);
+	struct st_resume r = {.scope = ST_SCOPE_ALL, .resumed_s = 9};
+	snprintf(r.by, sizeof r.by, "officer");
+	uint64_t ep = 0, n = 0;
+	st_store_fault_arm(w, &(struct st_store_fault_cfg){.fail_at = 2});
+	assert_fails_with(st_store_resume(w, &r, &ep, &n, &e),
+			  ST_STORE_FAULT_RC, &e, "(resume)");
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM pauses WHERE "
+					"resumed_epoch IS NULL"),
+			 1);
+	assert_int_equal(raw_int(f->db, "SELECT value FROM settings WHERE "
+					"key = 'epoch'"),
+			 2);
+	st_store_fault_arm(w, NULL);
+	assert_int_equal(st_store_resume(w, &r, &ep, &n, &e), 0);
+	assert_int_equal(ep, 3);
+	close_all(f, &w);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -2045,6 +2335,10 @@ int main(void)
 		T(backup_is_a_whole_private_copy),
 		T(counts_of_every_kind),
 		T(fault_seam_forwards_and_counts_every_new_call),
+		T(pauses_raise_the_epoch_and_resume_ends_exactly_a_scope),
+		T(pause_and_resume_refuse_what_they_cannot_record),
+		T(confirms_count_once_per_device_and_pause),
+		T(pause_and_resume_all_or_nothing_under_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
