@@ -2,9 +2,11 @@
 # The main job (README's first command): install, build, and run the whole
 # path that exists so far, for real:
 #   1. a recording on a virtual X display (Xvfb + openbox + xterm, driven by
-#      xdotool) by an agent whose person accepted the notice, with a pause;
-#      the spool opened with the person's key and summarised
-#      (scripts/record-demo.sh);
+#      xdotool) through a real sealtrace server over HTTPS: init, serve,
+#      enrollment with a token, acceptance, the person's pause, the
+#      organisation's pause and resume (kill switch), upload, and what the
+#      server stored opened on the export host's side with the master
+#      secret (scripts/record-demo.sh);
 #   2. the segment figures on a generated one-hour human-shaped trace: seal,
 #      verify, open, sizes (bench-segment).
 set -euo pipefail
