@@ -13,6 +13,7 @@
 
 #include "agent/enroll.h"
 #include "agent/upload.h"
+#include "core/token.h"
 #include "core/buf.h"
 #include "core/file.h"
 #include "core/keys.h"
@@ -70,20 +71,6 @@ int st_agent_paths_init(struct st_agent_paths *p, const char *state_dir,
 	if (n >= (int)sizeof p->socket)
 		return st_fail(err, ST_E_CAP, "socket path too long");
 	return 0;
-}
-
-static void hex(char *out, const uint8_t *b, size_t n)
-{
-	sodium_bin2hex(out, 2 * n + 1, b, n);
-}
-
-static int unhex(uint8_t *out, size_t n, const char *s)
-{
-	size_t got;
-	return (s && sodium_hex2bin(out, n, s, strlen(s), NULL, &got, NULL) == 0 &&
-		got == n)
-		       ? 0
-		       : -1;
 }
 
 int st_agent_policy(const char *json, size_t len, struct st_policy *p,
@@ -180,8 +167,8 @@ int st_enroll_local(const struct st_agent_paths *p, const char *policy_file,
 	randombytes_buf(dev_id, 16);
 	randombytes_buf(person_id, 16);
 	char dh[33], ph[33];
-	hex(dh, dev_id, 16);
-	hex(ph, person_id, 16);
+	st_hex_encode(dh, dev_id, 16);
+	st_hex_encode(ph, person_id, 16);
 	json_t *o = json_pack("{s:s, s:s, s:s}", "device_id", dh, "person_id", ph,
 			      "mode", "dev");
 	char *txt = json_dumps(o, JSON_INDENT(2));
@@ -244,8 +231,8 @@ int st_accept(const struct st_agent_paths *p, const char *given_hash, FILE *in,
 			goto out;
 	}
 	char nhex[65], phex[65];
-	hex(nhex, nh, 32);
-	hex(phex, ph, 32);
+	st_hex_encode(nhex, nh, 32);
+	st_hex_encode(phex, ph, 32);
 	/* exactly the notice bytes, then their hash */
 	fwrite(notice.p, 1, notice.len, out);
 	fprintf(out, "\n-- notice sha256 %s --\n", nhex);
@@ -381,7 +368,7 @@ int st_identity_load(const struct st_agent_paths *p,
 		goto out;
 	crypto_hash_sha256(id->notice_hash, notice.p, notice.len);
 	uint8_t accepted[32];
-	if (unhex(accepted, 32, json_string_value(
+	if (st_hex_decode(accepted, 32, json_string_value(
 				       json_object_get(consent, "notice_sha256"))) < 0 ||
 	    sodium_memcmp(accepted, id->notice_hash, 32) != 0) {
 		rc = st_fail(err, ST_E_CONSENT,
@@ -399,9 +386,9 @@ int st_identity_load(const struct st_agent_paths *p,
 			     (unsigned)getuid());
 		goto out;
 	}
-	if (unhex(id->device_id, 16, json_string_value(
+	if (st_hex_decode(id->device_id, 16, json_string_value(
 					     json_object_get(ident, "device_id"))) < 0 ||
-	    unhex(id->person_id, 16, json_string_value(
+	    st_hex_decode(id->person_id, 16, json_string_value(
 					     json_object_get(ident, "person_id"))) < 0) {
 		rc = st_fail(err, ST_E_CORRUPT, "%s/identity.json: bad ids", p->dir);
 		goto out;
@@ -418,7 +405,7 @@ int st_identity_load(const struct st_agent_paths *p,
 		uint8_t ph[32];
 		const char *phx = json_string_value(
 			json_object_get(consent, "policy_sha256"));
-		if (phx && (unhex(ph, 32, phx) < 0 ||
+		if (phx && (st_hex_decode(ph, 32, phx) < 0 ||
 			    sodium_memcmp(ph, id->policy_hash, 32) != 0)) {
 			rc = st_fail(err, ST_E_CONSENT,
 				     "the policy changed since the notice was "

@@ -26,16 +26,6 @@
 #define HOST_MAX 256
 #define B64_MAX(n) (((n) + 2) / 3 * 4 + 1)
 
-static int unhex(uint8_t *out, size_t n, const char *s)
-{
-	size_t got;
-	return (s && strlen(s) == 2 * n &&
-		sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) == 0 &&
-		got == n)
-		       ? 0
-		       : -1;
-}
-
 /* Decodes standard base64 of at most cap bytes. */
 static int unb64(const char *s, uint8_t *out, size_t cap, size_t *len)
 {
@@ -163,7 +153,7 @@ static int keep_answer(const struct st_agent_paths *p, const char *url,
 	json_t *pj = json_object_get(o, "policy"), *nj = json_object_get(o, "notice");
 	uint8_t dev_id[16], per_id[16], pk[32], lk[32];
 	size_t pkl = 0, lkl = 0;
-	if (unhex(dev_id, 16, dev) < 0 || unhex(per_id, 16, per) < 0 ||
+	if (st_hex_decode(dev_id, 16, dev) < 0 || st_hex_decode(per_id, 16, per) < 0 ||
 	    unb64(ppk, pk, 32, &pkl) < 0 || pkl != 32 || !json_is_string(pj) ||
 	    !json_is_string(nj))
 		return st_fail(err, ST_E_JSON, "enroll: POST /v1/enroll: the "
@@ -381,7 +371,7 @@ int st_accept_server(const struct st_agent_paths *p, const char *notice_hex,
 	if ((rc = st_file_read(path, 16u << 10, &ident, err)) < 0)
 		goto out;
 	json_t *o = json_loadb((const char *)ident.p, ident.len, 0, NULL);
-	rc = unhex(id.device_id, 16,
+	rc = st_hex_decode(id.device_id, 16,
 		   json_string_value(json_object_get(o, "device_id")));
 	json_decref(o);
 	if (rc < 0) {

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/token.h"
 #include "core/devreq.h"
 #include "core/file.h"
 #include "core/keys.h"
@@ -62,21 +63,6 @@ struct st_upload {
 };
 
 /* ---- small helpers ---- */
-
-static void hex(char *out, const uint8_t *b, size_t n)
-{
-	sodium_bin2hex(out, 2 * n + 1, b, n);
-}
-
-static int unhex(uint8_t *out, size_t n, const char *s)
-{
-	size_t got;
-	return (s && strlen(s) == 2 * n &&
-		sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) == 0 &&
-		got == n)
-		       ? 0
-		       : -1;
-}
 
 static void path_of(const struct st_agent_paths *p, const char *name,
 		    char out[ST_PATH_MAX])
@@ -202,7 +188,7 @@ int st_notice_check(const char *policy, size_t policy_len, const char *notice,
 	if (policy_len > ST_POLICY_MAX || notice_len > ST_NOTICE_MAX)
 		return st_fail(err, ST_E_CAP, "the server's policy or notice "
 			       "is over its cap (%u bytes)", ST_NOTICE_MAX);
-	if (unhex(want, 32, notice_hash_hex) < 0)
+	if (st_hex_decode(want, 32, notice_hash_hex) < 0)
 		return st_fail(err, ST_E_CONSENT, "the server sent no valid "
 			       "notice_hash; retry later");
 	crypto_hash_sha256(got, (const uint8_t *)notice, notice_len);
@@ -216,7 +202,7 @@ int st_notice_check(const char *policy, size_t policy_len, const char *notice,
 	int rc = st_agent_policy(policy, policy_len, &pol, &k, err);
 	if (rc == 0) {
 		st_policy_hash(&pol, got);
-		if (unhex(want, 32, policy_hash_hex) < 0 ||
+		if (st_hex_decode(want, 32, policy_hash_hex) < 0 ||
 		    sodium_memcmp(want, got, 32) != 0)
 			rc = st_fail(err, ST_E_CONSENT, "the policy the server "
 				     "sent does not hash to its policy_hash: "
@@ -292,7 +278,7 @@ static int fetch_policy(struct st_upload *u, struct st_error *err)
 		/* still the accepted notice (an idle check, or a change that
 		 * was withdrawn): nothing waits */
 		char nhx[65];
-		hex(nhx, nhash, 32);
+		st_hex_encode(nhx, nhash, 32);
 		json_decref(o);
 		notice_seen(u, nhx);
 		return 0;
@@ -329,7 +315,7 @@ static int fetch_policy(struct st_upload *u, struct st_error *err)
 static void notice_seen(struct st_upload *u, const char *nh_hex)
 {
 	uint8_t nh[32];
-	if (unhex(nh, 32, nh_hex) < 0)
+	if (st_hex_decode(nh, 32, nh_hex) < 0)
 		return;
 	u->last_check_ns = st_mono_ns(u->clock);
 	pthread_mutex_lock(&u->mu);
@@ -420,11 +406,11 @@ static int forget_load(const struct st_agent_paths *p, struct forget_req **v,
 			rewrite = true;
 			continue;
 		}
-		if (id && unhex(raw, 16, id) == 0) {
+		if (id && st_hex_decode(raw, 16, id) == 0) {
 			memcpy(r.id, id, 33);
 		} else {
 			randombytes_buf(raw, 16);
-			hex(r.id, raw, 16);
+			st_hex_encode(r.id, raw, 16);
 			rewrite = true;
 		}
 		json_decref(o);
@@ -502,7 +488,7 @@ int st_forget_request_add(const struct st_agent_paths *p, uint64_t since_ns,
 	char path[ST_PATH_MAX], id[33], line[200];
 	uint8_t raw[16];
 	randombytes_buf(raw, 16);
-	hex(id, raw, 16);
+	st_hex_encode(id, raw, 16);
 	path_of(p, ST_FORGET_NAME, path);
 	/* since/until kept for people reading the file; minutes are what is
 	 * sent (inclusive: the minutes that hold since and until) */

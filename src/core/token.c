@@ -12,6 +12,21 @@
 static const char admin_ctx[] = "sealtrace admin token v1";
 static const char enroll_ctx[] = "sealtrace enroll token v1";
 
+void st_hex_encode(char *out, const uint8_t *b, size_t n)
+{
+	sodium_bin2hex(out, 2 * n + 1, b, n);
+}
+
+int st_hex_decode(uint8_t *out, size_t n, const char *s)
+{
+	size_t got = 0;
+	if (!s || strlen(s) != 2 * n ||
+	    sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) != 0 ||
+	    got != n)
+		return ST_E_INVAL;
+	return 0;
+}
+
 int st_b64url(const uint8_t *data, size_t len, char *out, size_t cap)
 {
 	if (sodium_base64_encoded_len(len, B64V) > cap)

@@ -54,6 +54,12 @@ void st_enroll_secret_hash(const uint8_t *secret,
 void st_fingerprint(const uint8_t *data, size_t len,
 		    uint8_t fp[ST_TOKEN_FP_LEN]);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL included). */
+void st_hex_encode(char *out, const uint8_t *b, size_t n);
+/* Decodes exactly n bytes from 2n hex digits (NUL-terminated s; NULL is
+ * refused); ST_E_INVAL for anything else. */
+int st_hex_decode(uint8_t *out, size_t n, const char *s);
+
 /* base64url without padding of len bytes into out (cap bytes, NUL
  * included); ST_E_CAP when it does not fit. */
 int st_b64url(const uint8_t *data, size_t len, char *out, size_t cap);

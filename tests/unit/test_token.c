@@ -238,6 +238,23 @@ static void fingerprint_is_sha256(void **s)
 	assert_memory_equal(fp, want, 32);
 }
 
+static void hex_round_trips_and_refuses_anything_else(void **st)
+{
+	(void)st;
+	uint8_t b[4] = {0x00, 0xab, 0x7f, 0xff}, back[4];
+	char h[9];
+	st_hex_encode(h, b, 4);
+	assert_string_equal(h, "00ab7fff");
+	assert_int_equal(st_hex_decode(back, 4, h), 0);
+	assert_memory_equal(back, b, 4);
+	assert_int_equal(st_hex_decode(back, 4, "00AB7FFF"), 0);
+	assert_int_equal(st_hex_decode(back, 4, "00ab7ff"), ST_E_INVAL);
+	assert_int_equal(st_hex_decode(back, 4, "00ab7fff0"), ST_E_INVAL);
+	assert_int_equal(st_hex_decode(back, 4, "00ab7fgf"), ST_E_INVAL);
+	assert_int_equal(st_hex_decode(back, 4, " 0ab7fff"), ST_E_INVAL);
+	assert_int_equal(st_hex_decode(back, 4, NULL), ST_E_INVAL);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -253,6 +270,7 @@ int main(void)
 		cmocka_unit_test(enroll_every_altered_character_is_caught),
 		cmocka_unit_test(b64url_round_trip_and_caps),
 		cmocka_unit_test(fingerprint_is_sha256),
+		cmocka_unit_test(hex_round_trips_and_refuses_anything_else),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
