@@ -966,7 +966,7 @@ static int status(const struct admin_target *t, int json, FILE *out,
 /* ---- the kill switch ---- */
 
 #define ADMIN_WAIT_DEFAULT_MS 10000L
-#define ADMIN_WAIT_POLL_MS 50L
+#define ADMIN_WAIT_POLL_MS 100L
 
 static long long mono_ms_now(void)
 {

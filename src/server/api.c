@@ -139,6 +139,17 @@ struct st_api {
 	 * never before it) */
 	pthread_mutex_t ctl_mu;
 	pthread_cond_t tick_cv;
+	/* Pause confirmations believed (in ctl_dev) and not yet stored: the
+	 * ticker stores them in one transaction every tick, so that 10,000
+	 * agents confirming a pause cost a few commits, not 10,000, on the
+	 * thread that delivers the pause. Under ctl_mu. */
+	struct pending_confirm {
+		uint8_t dev[16];
+		char dev_hex[33];
+		uint64_t epoch, last_seq;
+		int64_t t;
+	} *pconf;
+	size_t n_pconf;
 	uint64_t epoch;
 	struct ctl_scope *scopes;  /* every scope a pause ever named */
 	size_t n_scopes, cap_scopes;
@@ -2069,6 +2080,45 @@ static void wake(struct st_api *a, int scope, const char *value,
 	resume_chain(chain);
 }
 
+/* Stores the queued pause confirmations in one transaction (called with
+ * ctl_mu held; releases it while writing). */
+static void flush_confirms(struct st_api *a)
+{
+	size_t n = a->n_pconf;
+	if (!n)
+		return;
+	struct pending_confirm *batch = malloc(n * sizeof *batch);
+	if (!batch)
+		return; /* kept queued: the next tick tries again */
+	memcpy(batch, a->pconf, n * sizeof *batch);
+	a->n_pconf = 0;
+	pthread_mutex_unlock(&a->ctl_mu);
+	struct st_error e = {0};
+	bool *rec = calloc(n, sizeof *rec);
+	pthread_mutex_lock(&a->store_mu);
+	int rc = rec ? st_store_begin(a->admin_store, &e) : ST_E_NOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = st_store_pause_confirm(a->admin_store, batch[i].dev,
+					    batch[i].epoch, batch[i].last_seq,
+					    batch[i].t, &rec[i], &e);
+	if (rc == 0)
+		rc = st_store_commit(a->admin_store, &e);
+	else if (st_store_in_tx(a->admin_store))
+		st_store_rollback(a->admin_store, NULL);
+	pthread_mutex_unlock(&a->store_mu);
+	if (rc < 0)
+		logf_(a, "control: %zu pause confirmations not stored (they "
+			 "hold until a restart): %s", n, e.msg);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (rec[i])
+			logf_(a, "device %s confirmed the pause of lease "
+				 "sequence %" PRIu64,
+			      batch[i].dev_hex, batch[i].epoch);
+	free(rec);
+	free(batch);
+	pthread_mutex_lock(&a->ctl_mu);
+}
+
 static void *ticker_main(void *arg)
 {
 	struct st_api *a = arg;
@@ -2081,6 +2131,7 @@ static void *ticker_main(void *arg)
 		pthread_mutex_unlock(&a->ctl_mu);
 		resume_chain(chain);
 		pthread_mutex_lock(&a->ctl_mu);
+		flush_confirms(a);
 		if (a->ticker_stop)
 			break;
 		struct timespec ts;
@@ -2092,6 +2143,7 @@ static void *ticker_main(void *arg)
 		}
 		pthread_cond_timedwait(&a->tick_cv, &a->ctl_mu, &ts);
 	}
+	flush_confirms(a); /* nothing believed is left unstored at a stop */
 	pthread_mutex_unlock(&a->ctl_mu);
 	return NULL;
 }
@@ -2311,8 +2363,26 @@ static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 					  q->dev_hex, q->person, q->group);
 		record = covering;
 	}
+	if (record && a->pconf && a->n_pconf < ST_API_CONFIRM_PENDING_MAX) {
+		/* believed at once (ingest and the control view read
+		 * ctl_dev); stored by the ticker within a tick. A crash in
+		 * between loses the confirmation: the device's segments from
+		 * before the pause are then refused (`paused`), which fails
+		 * closed. */
+		d->conf_epoch = lq.confirm_seq;
+		d->conf_last_seq = lq.confirm_last_seq;
+		struct pending_confirm *pc = &a->pconf[a->n_pconf++];
+		memcpy(pc->dev, q->dev, 16);
+		memcpy(pc->dev_hex, q->dev_hex, sizeof pc->dev_hex);
+		pc->epoch = lq.confirm_seq;
+		pc->last_seq = lq.confirm_last_seq;
+		pc->t = t;
+		pthread_cond_broadcast(&a->tick_cv);
+		record = false;
+	}
 	pthread_mutex_unlock(&a->ctl_mu);
 	if (record) {
+		/* the queue is full: store it here, as it comes */
 		bool recorded = false;
 		pthread_mutex_lock(&a->store_mu);
 		rc = st_store_pause_confirm(a->admin_store, q->dev,
@@ -2966,6 +3036,7 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	pthread_cond_init(&a->h_cv, NULL);
 	pthread_mutex_init(&a->ctl_mu, NULL);
 	pthread_cond_init(&a->tick_cv, NULL);
+	a->pconf = calloc(ST_API_CONFIRM_PENDING_MAX, sizeof *a->pconf);
 	a->validity_ms = c->cfg->lease_validity_ms
 				 ? c->cfg->lease_validity_ms
 				 : ST_CFG_LEASE_VALIDITY_DEFAULT_MS;
@@ -3123,6 +3194,7 @@ void st_api_free(struct st_api *a)
 	st_store_close(a->ingest_store);
 	st_store_close(a->admin_store);
 	st_store_close(a->check_store);
+	free(a->pconf);
 	free(a->ca_der);
 	for (int i = 0; i < 2; i++) {
 		st_ingest_prep_free(a->stage[i].prep);

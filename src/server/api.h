@@ -64,6 +64,9 @@
 #define ST_API_JSON_MAX (1u << 20)
 /* Enrollment tokens live at most this long. */
 #define ST_API_ENROLL_TTL_MAX_S (30u * 86400u)
+/* Pause confirmations believed and waiting to be stored by the next tick;
+ * past this many, a confirmation is stored as it comes. */
+#define ST_API_CONFIRM_PENDING_MAX 65536u
 /* List answers: pages of ST_STORE_LIST_MAX rows, at most this many pages. */
 #define ST_API_LIST_PAGES_MAX 100u
 /* How often the ticker answers held lease polls whose hold ran out: a
