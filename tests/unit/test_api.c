@@ -1448,6 +1448,11 @@ static void held_poll_is_woken_by_a_pause_within_a_second(void **state)
 	lease_poll(&S.alice, 0, "{\"seq\": 2, \"last_seq\": 41}", &c);
 	assert_int_equal(c.status, 200);
 	assert_int_equal(c.l.state, ST_LEASE_PAUSE);
+	/* believed at once, stored by the next lease tick (100 ms) */
+	for (int i = 0; i < 100 && raw_int(S.db, "SELECT count(*) FROM "
+					       "pause_confirms WHERE epoch = 2") == 0;
+	     i++)
+		usleep(20000);
 	assert_int_equal(raw_int(S.db, "SELECT last_seq FROM pause_confirms "
 				       "WHERE epoch = 2"),
 			 41);
