@@ -26,7 +26,9 @@ timeout 300 "$AGENT" upload --until-empty --state-dir "$T/a" --backoff-min-ms 20
 UP=$!
 kills=0
 for i in $(seq 1 "$KILLS"); do
-	sleep "0.$((RANDOM % 5 + 2))"
+	# kill soon and often: a fast server can take 1,000 segments in a
+	# couple of seconds
+	sleep "0.$((RANDOM % 3 + 1))"
 	kill -0 "$UP" 2>/dev/null || break
 	kill -9 "$SRV_PID"
 	wait "$SRV_PID" 2>/dev/null
