@@ -48,7 +48,8 @@ echo "server: $SEALTRACE_URL"
 TOKEN=$("$ST" enroll-token --user demo@example.com --ttl 10m)
 
 echo "== the agent enrolls with the token and its person accepts the notice"
-"$AGENT" enroll "$SEALTRACE_URL" "$TOKEN" --state-dir "$T/agent" </dev/null | head -1
+"$AGENT" enroll "$SEALTRACE_URL" "$TOKEN" --state-dir "$T/agent" </dev/null >"$T/enroll.out"
+head -1 "$T/enroll.out"
 hash=$(sha256sum "$T/agent/notice.txt" | cut -d' ' -f1)
 "$AGENT" accept --state-dir "$T/agent" --accept-notice "$hash" </dev/null | tail -1
 export SEALTRACE_AGENT_SOCKET=$T/agent.sock
