@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "core/devreq.h"
 #include "core/err.h"
 #include "core/keys.h"
@@ -122,41 +123,8 @@ struct opts {
 	long server_pid;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double self_cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
-
 /* CPU seconds of a process, every thread (/proc/PID/stat); < 0 when
  * unreadable. */
-static double proc_cpu_s(long pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')'); /* the name may hold spaces */
-	unsigned long long ut = 0, st = 0;
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-				"%*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* VmRSS of a process in KiB (0 = this one); < 0 when unreadable. */
 static double proc_rss_kib(long pid)
 {
@@ -179,33 +147,7 @@ static double proc_rss_kib(long pid)
 	return v;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Nearest-rank percentile of sorted v[0..n), ns to ms. */
-static double pct_ms(const uint64_t *v, uint64_t n, double p)
-{
-	if (!n)
-		return 0;
-	uint64_t k = (uint64_t)(p * (double)n + 0.999999);
-	k = k < 1 ? 1 : k > n ? n : k;
-	return (double)v[k - 1] * 1e-6;
-}
-
 /* ---- blocking HTTPS for setup and administration ------------------------ */
 
 struct answer {
@@ -281,14 +223,6 @@ static long http_call(CURL *h, const char *url, struct curl_slist *hdrs,
 	return status;
 }
 
-static bool hdr_add(struct curl_slist **l, const char *line)
-{
-	struct curl_slist *t = curl_slist_append(*l, line);
-	if (t)
-		*l = t;
-	return t != NULL;
-}
-
 /* The three signature headers of a device request, appended to *l. */
 static bool sig_hdrs(struct curl_slist **l, const uint8_t id[16],
 		     const uint8_t *sk, const char *path, const char *body)
@@ -302,7 +236,7 @@ static bool sig_hdrs(struct curl_slist **l, const uint8_t id[16],
 	snprintf(hd, sizeof hd, ST_DEVREQ_HDR_DEVICE ": %s", sig.device);
 	snprintf(ht, sizeof ht, ST_DEVREQ_HDR_TIME ": %s", sig.time);
 	snprintf(hs, sizeof hs, ST_DEVREQ_HDR_SIG ": %s", sig.sig);
-	return hdr_add(l, hd) && hdr_add(l, ht) && hdr_add(l, hs);
+	return bench_hdr_add(l, hd) && bench_hdr_add(l, ht) && bench_hdr_add(l, hs);
 }
 
 static const char *answer_msg(const struct answer *a, char *out, size_t cap)
@@ -313,15 +247,6 @@ static const char *answer_msg(const struct answer *a, char *out, size_t cap)
 	snprintf(out, cap, "%s", m ? m : a->len ? a->p : "(empty answer)");
 	json_decref(j);
 	return out;
-}
-
-static bool get_hex(json_t *j, const char *key, uint8_t *out, size_t len)
-{
-	const char *t = json_string_value(json_object_get(j, key));
-	size_t got = 0;
-	return t && strlen(t) == 2 * len &&
-	       sodium_hex2bin(out, len, t, strlen(t), NULL, &got, NULL) == 0 &&
-	       got == len;
 }
 
 static int unb64(const char *t, uint8_t *out, size_t cap, size_t *len)
@@ -417,8 +342,8 @@ static int setup_one(struct setup_worker *w, CURL *h, struct answer *a,
 	char host[NAME_MAX_LEN];
 	snprintf(host, sizeof host, "ctl-%06" PRIu64, i);
 	struct curl_slist *jh = NULL;
-	if (!hdr_add(&jh, "Content-Type: application/json") ||
-	    !hdr_add(&jh, "Expect:")) {
+	if (!bench_hdr_add(&jh, "Content-Type: application/json") ||
+	    !bench_hdr_add(&jh, "Expect:")) {
 		curl_slist_free_all(jh);
 		return -1;
 	}
@@ -433,7 +358,7 @@ static int setup_one(struct setup_worker *w, CURL *h, struct answer *a,
 		return -1;
 	const char *nh = json_string_value(json_object_get(j, "notice_hash"));
 	char notice[65];
-	bool ok = get_hex(j, "device_id", d->id, sizeof d->id) && nh &&
+	bool ok = bench_get_hex(j, "device_id", d->id, sizeof d->id) && nh &&
 		  strlen(nh) == 64;
 	if (ok)
 		snprintf(notice, sizeof notice, "%s", nh);
@@ -452,8 +377,8 @@ static int setup_one(struct setup_worker *w, CURL *h, struct answer *a,
 	json_decref(body);
 	const char *path = "/v1/device/acceptances";
 	jh = NULL;
-	if (!text || !hdr_add(&jh, "Content-Type: application/json") ||
-	    !hdr_add(&jh, "Expect:") ||
+	if (!text || !bench_hdr_add(&jh, "Content-Type: application/json") ||
+	    !bench_hdr_add(&jh, "Expect:") ||
 	    !sig_hdrs(&jh, d->id, d->sk, path, text)) {
 		free(text);
 		curl_slist_free_all(jh);
@@ -481,14 +406,14 @@ static void *setup_main(void *arg)
 	CURL *h = NULL;
 	w->rc = -1;
 	if (!(a.p = malloc(a.cap + 1)) || !(h = http_new(w->o->ca, &a)) ||
-	    !hdr_add(&admin, w->auth) ||
-	    !hdr_add(&admin, "Content-Type: application/json") ||
-	    !hdr_add(&admin, "Expect:")) {
+	    !bench_hdr_add(&admin, w->auth) ||
+	    !bench_hdr_add(&admin, "Content-Type: application/json") ||
+	    !bench_hdr_add(&admin, "Expect:")) {
 		snprintf(w->msg, sizeof w->msg, "out of memory");
 		goto out;
 	}
 	for (uint64_t i = w->first; i < w->o->agents; i += w->step) {
-		if (mono_ns() > w->deadline_ns) {
+		if (bench_mono_ns() > w->deadline_ns) {
 			snprintf(w->msg, sizeof w->msg,
 				 "setup passed --max-seconds %" PRIu64,
 				 w->o->max_seconds);
@@ -569,7 +494,7 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 	struct shard *h = userp;
 	h->timer_deadline_ns =
 	    timeout_ms < 0 ? -1
-			   : (int64_t)(mono_ns() + (uint64_t)timeout_ms * 1000000u);
+			   : (int64_t)(bench_mono_ns() + (uint64_t)timeout_ms * 1000000u);
 	return 0;
 }
 
@@ -619,8 +544,8 @@ static int poll_start(struct fleet *f, struct agent *a)
 		return -1;
 	curl_slist_free_all(a->hdrs);
 	a->hdrs = NULL;
-	if (!hdr_add(&a->hdrs, "Content-Type: application/json") ||
-	    !hdr_add(&a->hdrs, "Expect:") ||
+	if (!bench_hdr_add(&a->hdrs, "Content-Type: application/json") ||
+	    !bench_hdr_add(&a->hdrs, "Expect:") ||
 	    !sig_hdrs(&a->hdrs, a->id, a->sk, "/v1/device/lease", a->body))
 		return -1;
 	a->rlen = 0;
@@ -632,7 +557,7 @@ static int poll_start(struct fleet *f, struct agent *a)
 		return -1;
 	a->phase = A_INFLIGHT;
 	if (paused && !a->t_confirm_ns) {
-		a->t_confirm_ns = mono_ns();
+		a->t_confirm_ns = bench_mono_ns();
 		f->confirms_sent++;
 	}
 	return 0;
@@ -646,7 +571,7 @@ static void schedule_retry(struct fleet *f, struct agent *a)
 		return;
 	}
 	a->phase = A_WAITING;
-	a->retry_at_ns = mono_ns() + (RETRY_MIN_MS +
+	a->retry_at_ns = bench_mono_ns() + (RETRY_MIN_MS +
 				      randombytes_uniform(RETRY_JITTER_MS)) *
 					 1000000ull;
 }
@@ -713,7 +638,7 @@ static void poll_done(struct fleet *f, struct agent *a, CURLcode rc)
 	if (l.state == ST_LEASE_PAUSE && l.seq != a->pause_seq) {
 		a->pause_seq = l.seq;
 		if (t0 && !a->t_pause_ns) {
-			a->t_pause_ns = mono_ns();
+			a->t_pause_ns = bench_mono_ns();
 			f->pause_leases++;
 		}
 	}
@@ -769,7 +694,7 @@ static CURL *poll_handle(struct fleet *f, struct agent *a)
 static void fleet_turn(struct fleet *f, int wait_ms)
 {
 	struct epoll_event ev[EPOLL_BATCH];
-	int64_t now = (int64_t)mono_ns();
+	int64_t now = (int64_t)bench_mono_ns();
 	for (uint64_t k = 0; k < f->nsh; k++) {
 		if (f->sh[k].timer_deadline_ns < 0)
 			continue;
@@ -793,7 +718,7 @@ static void fleet_turn(struct fleet *f, int wait_ms)
 			curl_multi_socket_action(f->sh[k].m, fd, flags,
 						 &running);
 	}
-	now = (int64_t)mono_ns();
+	now = (int64_t)bench_mono_ns();
 	for (uint64_t k = 0; k < f->nsh; k++) {
 		struct shard *h = &f->sh[k];
 		if (h->timer_deadline_ns >= 0 && now >= h->timer_deadline_ns) {
@@ -813,7 +738,7 @@ static void fleet_turn(struct fleet *f, int wait_ms)
 				poll_done(f, a, msg->data.result);
 		}
 	}
-	uint64_t t = mono_ns();
+	uint64_t t = bench_mono_ns();
 	for (uint64_t i = 0; i < f->started; i++) {
 		struct agent *a = &f->ag[i];
 		if (a->phase == A_WAITING && a->retry_at_ns <= t &&
@@ -900,9 +825,9 @@ static void *monitor_main(void *arg)
 	CURL *h = NULL;
 	mo->rc = -1;
 	if (!(a.p = malloc(a.cap + 1)) || !(h = http_new(mo->o->ca, &a)) ||
-	    !hdr_add(&hdrs, mo->auth) ||
-	    !hdr_add(&hdrs, "Content-Type: application/json") ||
-	    !hdr_add(&hdrs, "Expect:")) {
+	    !bench_hdr_add(&hdrs, mo->auth) ||
+	    !bench_hdr_add(&hdrs, "Content-Type: application/json") ||
+	    !bench_hdr_add(&hdrs, "Expect:")) {
 		snprintf(mo->msg, sizeof mo->msg, "out of memory");
 		goto out;
 	}
@@ -932,15 +857,15 @@ static void *monitor_main(void *arg)
 		fseek(lt->f, 0, SEEK_END);
 		mo->by_log = true;
 	}
-	mo->server_cpu0 = mo->o->server_pid ? proc_cpu_s(mo->o->server_pid) : -1;
-	mo->client_cpu0 = self_cpu_s();
+	mo->server_cpu0 = mo->o->server_pid ? bench_proc_cpu_s(mo->o->server_pid) : -1;
+	mo->client_cpu0 = bench_self_cpu_s();
 	snprintf(url, sizeof url, "%s/v1/admin/pause", mo->o->url);
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = bench_mono_ns();
 	atomic_store(&mo->f->pause_t0_ns, t0);
 	long st = http_call(h, url, hdrs,
 			    "{\"scope\":\"all\",\"reason\":\"bench-control\"}",
 			    &a);
-	mo->t_answer_ns = mono_ns() - t0;
+	mo->t_answer_ns = bench_mono_ns() - t0;
 	if (st != 201) {
 		snprintf(mo->msg, sizeof mo->msg, "POST /v1/admin/pause: %ld: %s",
 			 st, st < 0 ? a.p : answer_msg(&a, m, sizeof m));
@@ -957,9 +882,9 @@ static void *monitor_main(void *arg)
 	uint64_t need99 = (mo->devices * 99 + 99) / 100;
 	snprintf(url, sizeof url, "%s/v1/admin/control", mo->o->url);
 	uint64_t limit = t0 + (uint64_t)PAUSE_PHASE_MAX_S * 1000000000u;
-	while (lt && mono_ns() < limit) {
+	while (lt && bench_mono_ns() < limit) {
 		mo->log_confirms += log_count(lt);
-		uint64_t t = mono_ns() - t0;
+		uint64_t t = bench_mono_ns() - t0;
 		if (!mo->log_p99_ns && mo->log_confirms >= need99)
 			mo->log_p99_ns = t;
 		if (mo->log_confirms >= mo->devices) {
@@ -973,11 +898,11 @@ static void *monitor_main(void *arg)
 		free(lt);
 	}
 	/* with the log, one control read afterwards cross-checks the count */
-	while (mono_ns() < limit) {
-		uint64_t r0 = mono_ns();
+	while (bench_mono_ns() < limit) {
+		uint64_t r0 = bench_mono_ns();
 		st = http_call(h, url, hdrs, NULL, &a);
-		uint64_t t = mono_ns() - t0;
-		mo->read_ns = mono_ns() - r0;
+		uint64_t t = bench_mono_ns() - t0;
+		mo->read_ns = bench_mono_ns() - r0;
 		if (st != 200) {
 			snprintf(mo->msg, sizeof mo->msg,
 				 "GET /v1/admin/control: %ld: %s", st,
@@ -1014,9 +939,9 @@ static void *monitor_main(void *arg)
 		usleep((useconds_t)mo->o->control_poll_ms * 1000);
 	}
 	free(pause_id);
-	mo->t_end_ns = mono_ns() - t0;
-	mo->server_cpu1 = mo->o->server_pid ? proc_cpu_s(mo->o->server_pid) : -1;
-	mo->client_cpu1 = self_cpu_s();
+	mo->t_end_ns = bench_mono_ns() - t0;
+	mo->server_cpu1 = mo->o->server_pid ? bench_proc_cpu_s(mo->o->server_pid) : -1;
+	mo->client_cpu1 = bench_self_cpu_s();
 	mo->rc = mo->t_all_ns && (!mo->by_log || mo->log_all_ns) ? 0 : -1;
 	if (mo->by_log && !mo->log_all_ns && !mo->msg[0])
 		snprintf(mo->msg, sizeof mo->msg,
@@ -1174,38 +1099,38 @@ int main(int argc, char **argv)
 		case 'p': o.prefix = optarg; break;
 		case 'L': o.server_log = optarg; break;
 		case 'n':
-			if (parse_u64(optarg, 1, AGENTS_MAX, &o.agents) < 0)
+			if (bench_parse_u64(optarg, 1, AGENTS_MAX, &o.agents) < 0)
 				bad = "--agents";
 			break;
 		case 'w':
-			if (parse_u64(optarg, 1, SETUP_WORKERS_MAX,
+			if (bench_parse_u64(optarg, 1, SETUP_WORKERS_MAX,
 				      &o.setup_workers) < 0)
 				bad = "--setup-workers";
 			break;
 		case 'm':
-			if (parse_u64(optarg, 1, MAX_SECONDS_MAX,
+			if (bench_parse_u64(optarg, 1, MAX_SECONDS_MAX,
 				      &o.max_seconds) < 0)
 				bad = "--max-seconds";
 			break;
 		case 'i':
-			if (parse_u64(optarg, 1, IDLE_SECONDS_MAX,
+			if (bench_parse_u64(optarg, 1, IDLE_SECONDS_MAX,
 				      &o.idle_seconds) < 0)
 				bad = "--idle-seconds";
 			break;
 		case 'r':
-			if (parse_u64(optarg, 1, RAMP_MAX, &o.ramp) < 0)
+			if (bench_parse_u64(optarg, 1, RAMP_MAX, &o.ramp) < 0)
 				bad = "--ramp";
 			break;
 		case 'C':
-			if (parse_u64(optarg, 1, 1000, &o.control_poll_ms) < 0)
+			if (bench_parse_u64(optarg, 1, 1000, &o.control_poll_ms) < 0)
 				bad = "--control-poll-ms";
 			break;
 		case 's':
-			if (parse_u64(optarg, 1, SHARDS_MAX, &o.shards) < 0)
+			if (bench_parse_u64(optarg, 1, SHARDS_MAX, &o.shards) < 0)
 				bad = "--shards";
 			break;
 		case 'P':
-			if (parse_u64(optarg, 1, INT32_MAX, &v) < 0)
+			if (bench_parse_u64(optarg, 1, INT32_MAX, &v) < 0)
 				bad = "--server-pid";
 			else
 				o.server_pid = (long)v;
@@ -1279,7 +1204,7 @@ int main(int argc, char **argv)
 
 	/* ---- setup, untimed ---- */
 	atomic_uint_fast64_t done = 0;
-	uint64_t ts = mono_ns();
+	uint64_t ts = bench_mono_ns();
 	uint64_t nstarted = 0;
 	for (; nstarted < o.setup_workers; nstarted++) {
 		sw[nstarted] = (struct setup_worker){
@@ -1302,7 +1227,7 @@ int main(int argc, char **argv)
 	}
 	if (!setup_ok)
 		goto out;
-	double setup_s = (double)(mono_ns() - ts) * 1e-9;
+	double setup_s = (double)(bench_mono_ns() - ts) * 1e-9;
 	double rss_before = o.server_pid ? proc_rss_kib(o.server_pid) : -1;
 
 	printf("input: %" PRIu64 " agents, one held HTTPS long-poll each, "
@@ -1348,7 +1273,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench-control: out of memory\n");
 			goto out;
 		}
-	uint64_t tc = mono_ns(), deadline = tc + o.max_seconds * 1000000000ull;
+	uint64_t tc = bench_mono_ns(), deadline = tc + o.max_seconds * 1000000000ull;
 	while (f.holding < o.agents) {
 		while (f.started < o.agents && f.first_inflight < o.ramp) {
 			struct agent *a = &ag[f.started++];
@@ -1363,7 +1288,7 @@ int main(int argc, char **argv)
 				f.retries_exhausted, RETRIES_MAX);
 			goto out;
 		}
-		if (mono_ns() > deadline) {
+		if (bench_mono_ns() > deadline) {
 			fprintf(stderr, "bench-control: only %" PRIu64 " of "
 					"%" PRIu64 " agents hold a poll after "
 					"%" PRIu64 " s\n",
@@ -1371,25 +1296,25 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	double connect_s = (double)(mono_ns() - tc) * 1e-9;
+	double connect_s = (double)(bench_mono_ns() - tc) * 1e-9;
 	printf("connect_s: %.1f s (every agent verified a first lease and "
 	       "holds its next poll)\n", connect_s);
 	fflush(stdout);
 
 	/* ---- idle holding: memory, CPU ---- */
-	uint64_t settle = mono_ns() + 2000000000ull;
-	while (mono_ns() < settle)
+	uint64_t settle = bench_mono_ns() + 2000000000ull;
+	while (bench_mono_ns() < settle)
 		fleet_turn(&f, 50);
-	double s0 = o.server_pid ? proc_cpu_s(o.server_pid) : -1;
-	double c0 = self_cpu_s();
-	uint64_t ti = mono_ns();
+	double s0 = o.server_pid ? bench_proc_cpu_s(o.server_pid) : -1;
+	double c0 = bench_self_cpu_s();
+	uint64_t ti = bench_mono_ns();
 	f.counting_renewals = true;
-	while (mono_ns() < ti + o.idle_seconds * 1000000000ull)
+	while (bench_mono_ns() < ti + o.idle_seconds * 1000000000ull)
 		fleet_turn(&f, 50);
 	f.counting_renewals = false;
-	double idle_wall = (double)(mono_ns() - ti) * 1e-9;
-	double s1 = o.server_pid ? proc_cpu_s(o.server_pid) : -1;
-	double c1 = self_cpu_s();
+	double idle_wall = (double)(bench_mono_ns() - ti) * 1e-9;
+	double s1 = o.server_pid ? bench_proc_cpu_s(o.server_pid) : -1;
+	double c1 = bench_self_cpu_s();
 	double rss = o.server_pid ? proc_rss_kib(o.server_pid) : -1;
 	printf("polls_held: %" PRIu64 " polls\n", f.holding);
 	if (rss >= 0) {
@@ -1444,8 +1369,8 @@ int main(int argc, char **argv)
 		if (ag[i].t_confirm_ns && ag[i].t_confirm_ns >= t0)
 			cs[nc++] = ag[i].t_confirm_ns - t0;
 	}
-	qsort(lat, nl, sizeof *lat, cmp_u64);
-	qsort(cs, nc, sizeof *cs, cmp_u64);
+	qsort(lat, nl, sizeof *lat, bench_cmp_u64);
+	qsort(cs, nc, sizeof *cs, bench_cmp_u64);
 	double pause_wall = (double)mo.t_end_ns * 1e-9;
 	printf("pause_devices: %" PRIu64 " devices (the pause answer's "
 	       "count)\n", mo.devices);
@@ -1453,12 +1378,12 @@ int main(int argc, char **argv)
 	       (double)mo.t_answer_ns * 1e-6);
 	printf("pause_leases_received: %" PRIu64 " agents\n", nl);
 	printf("pause_to_lease_p50_ms: %.1f ms (client: pause lease "
-	       "verified)\n", pct_ms(lat, nl, 0.50));
-	printf("pause_to_lease_p99_ms: %.1f ms\n", pct_ms(lat, nl, 0.99));
+	       "verified)\n", bench_pct_ms(lat, nl, 0.50));
+	printf("pause_to_lease_p99_ms: %.1f ms\n", bench_pct_ms(lat, nl, 0.99));
 	printf("pause_to_lease_max_ms: %.1f ms\n",
 	       nl ? (double)lat[nl - 1] * 1e-6 : 0);
 	printf("pause_to_confirm_sent_p99_ms: %.1f ms (client: confirm poll "
-	       "handed to libcurl)\n", pct_ms(cs, nc, 0.99));
+	       "handed to libcurl)\n", bench_pct_ms(cs, nc, 0.99));
 	printf("pause_to_confirm_sent_max_ms: %.1f ms\n",
 	       nc ? (double)cs[nc - 1] * 1e-6 : 0);
 	if (mo.by_log) {

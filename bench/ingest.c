@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "core/buf.h"
 #include "core/devreq.h"
 #include "core/err.h"
@@ -164,14 +165,6 @@ static CURLcode http_post(CURL *h, const char *url, struct curl_slist *hdrs,
 }
 
 /* Appends a header line; false (list untouched) when out of memory. */
-static bool hdr_add(struct curl_slist **l, const char *line)
-{
-	struct curl_slist *t = curl_slist_append(*l, line);
-	if (t)
-		*l = t;
-	return t != NULL;
-}
-
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -179,46 +172,9 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* CPU seconds (user + system) of this process, every thread. */
-static double self_cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
-
 /* CPU seconds of another process, every thread, exited ones included
  * (/proc/PID/stat utime + stime, in clock ticks); < 0 when unreadable. */
-static double proc_cpu_s(long pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')'); /* the name may hold spaces */
-	if (!p)
-		return -1;
-	unsigned long long ut = 0, st = 0;
-	/* after ")": state is field 3, utime 14, stime 15 */
-	if (sscanf(p + 1,
-		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-		   &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* Bytes another process caused to be written to storage (/proc/PID/io
  * write_bytes: counted when write() dirties pages; pages dirtied through
  * mmap are not counted); < 0 when unreadable. */
@@ -278,17 +234,6 @@ static double cpu_busy_s(int cpu)
 	}
 	fclose(f);
 	return v;
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /* ---- setup through the API ---------------------------------------------- */
@@ -351,15 +296,6 @@ static json_t *api_post(struct setup *s, const char *path,
 			"bench-ingest: %s: POST %s: answer is not JSON\n",
 			what, path);
 	return j;
-}
-
-static bool get_hex(json_t *j, const char *key, uint8_t *out, size_t len)
-{
-	const char *t = json_string_value(json_object_get(j, key));
-	size_t got = 0;
-	return t && strlen(t) == 2 * len &&
-	       sodium_hex2bin(out, len, t, strlen(t), NULL, &got, NULL) == 0 &&
-	       got == len;
 }
 
 static bool get_b64(json_t *j, const char *key, uint8_t *out, size_t len)
@@ -427,9 +363,9 @@ static int setup_device(struct setup *s, struct device *d, uint64_t i)
 	sodium_memzero(token, sizeof token);
 	if (!j)
 		return -1;
-	bool ok = get_hex(j, "device_id", d->id, sizeof d->id) &&
-		  get_hex(j, "person_id", d->person_id, sizeof d->person_id) &&
-		  get_hex(j, "notice_hash", d->notice_hash,
+	bool ok = bench_get_hex(j, "device_id", d->id, sizeof d->id) &&
+		  bench_get_hex(j, "person_id", d->person_id, sizeof d->person_id) &&
+		  bench_get_hex(j, "notice_hash", d->notice_hash,
 			  sizeof d->notice_hash) &&
 		  get_b64(j, "person_public_key", d->person_pk,
 			  sizeof d->person_pk);
@@ -472,7 +408,7 @@ static int setup_device(struct setup *s, struct device *d, uint64_t i)
 	const char *lines[] = {"Content-Type: application/json", "Expect:", hd,
 			       ht, hs};
 	for (size_t k = 0; k < sizeof lines / sizeof lines[0]; k++)
-		if (!hdr_add(&hdrs, lines[k])) {
+		if (!bench_hdr_add(&hdrs, lines[k])) {
 			curl_slist_free_all(hdrs);
 			free(text);
 			fprintf(stderr, "bench-ingest: out of memory\n");
@@ -665,7 +601,7 @@ static void *worker_main(void *arg)
 			     ? "Content-Type: application/vnd.sealtrace.segment"
 			     : "Content-Type: application/vnd.fdo.journal";
 	/* "Expect:" drops curl's 100-continue round trip */
-	bool hok = hdr_add(&hdrs, ct) && hdr_add(&hdrs, "Expect:");
+	bool hok = bench_hdr_add(&hdrs, ct) && bench_hdr_add(&hdrs, "Expect:");
 	w->init_failed = !h || !hok;
 	/* Connect before the clock starts, with a request that changes
 	 * nothing: the figures are for a steady state of kept-alive
@@ -715,10 +651,10 @@ static void *worker_main(void *arg)
 			size_t len =
 			    r->phase == PHASE_INGEST ? s->len : s->jlen;
 			long status, conns;
-			uint64_t t0 = mono_ns();
+			uint64_t t0 = bench_mono_ns();
 			CURLcode rc = http_post(h, r->url, hdrs, body, len, a,
 						&status, &conns);
-			uint64_t t1 = mono_ns();
+			uint64_t t1 = bench_mono_ns();
 			w->conns += conns;
 			if (rc != CURLE_OK) {
 				w->transport++;
@@ -757,25 +693,7 @@ out:
 	return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Nearest-rank percentile of sorted v[0..n). */
-static double pct_ms(const uint64_t *v, uint64_t n, double p)
-{
-	if (!n)
-		return 0;
-	uint64_t k = (uint64_t)(p * (double)n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (double)v[k - 1] * 1e-6;
-}
-
 struct result {
 	uint64_t requests, ok, failed, transport, bytes;
 	long conns;
@@ -827,15 +745,15 @@ static int run_phase(enum phase ph, const struct opts *o, struct device *dev,
 	 * this write before their reads) */
 	r.deadline = mono_s() + (double)o->max_seconds;
 	pthread_barrier_wait(&r.start);
-	double t0 = mono_s(), c0 = self_cpu_s();
-	double s0 = pid > 0 ? proc_cpu_s(pid) : -1;
+	double t0 = mono_s(), c0 = bench_self_cpu_s();
+	double s0 = pid > 0 ? bench_proc_cpu_s(pid) : -1;
 	double b0 = pid > 0 ? proc_write_bytes(pid) : -1;
 	int core = pid > 0 ? pinned_cpu(pid) : -1;
 	double q0 = core >= 0 ? cpu_busy_s(core) : -1;
 	for (uint64_t i = 0; i < W; i++)
 		pthread_join(w[i].th, NULL);
-	double t1 = mono_s(), c1 = self_cpu_s();
-	double s1 = pid > 0 ? proc_cpu_s(pid) : -1;
+	double t1 = mono_s(), c1 = bench_self_cpu_s();
+	double s1 = pid > 0 ? bench_proc_cpu_s(pid) : -1;
 	double b1 = pid > 0 ? proc_write_bytes(pid) : -1;
 	double q1 = core >= 0 ? cpu_busy_s(core) : -1;
 
@@ -867,12 +785,12 @@ static int run_phase(enum phase ph, const struct opts *o, struct device *dev,
 		memcpy(all + k, w[i].lat_ns, w[i].nlat * sizeof *all);
 		k += w[i].nlat;
 	}
-	qsort(all, nlat, sizeof *all, cmp_u64);
+	qsort(all, nlat, sizeof *all, bench_cmp_u64);
 	res->wall_s = t1 - t0;
 	res->seg_per_s = (double)res->ok / res->wall_s;
 	res->mb_per_s = (double)res->bytes / res->wall_s / 1e6;
-	res->p50 = pct_ms(all, nlat, 0.50);
-	res->p99 = pct_ms(all, nlat, 0.99);
+	res->p50 = bench_pct_ms(all, nlat, 0.50);
+	res->p99 = bench_pct_ms(all, nlat, 0.99);
 	res->max = nlat ? (double)all[nlat - 1] * 1e-6 : 0;
 	res->client_cpu = (c1 - c0) / res->wall_s * 100;
 	res->server_cpu = s0 >= 0 && s1 >= 0 ? (s1 - s0) / res->wall_s * 100
@@ -1024,29 +942,29 @@ int main(int argc, char **argv)
 		case 'j': o.peer_url = optarg; break;
 		case 'C': o.peer_ca = optarg; break;
 		case 'd':
-			if (parse_u64(optarg, 1, DEVICES_MAX, &o.devices) < 0)
+			if (bench_parse_u64(optarg, 1, DEVICES_MAX, &o.devices) < 0)
 				bad = "--devices";
 			break;
 		case 's':
-			if (parse_u64(optarg, 1, SEGMENTS_MAX, &o.segments) < 0)
+			if (bench_parse_u64(optarg, 1, SEGMENTS_MAX, &o.segments) < 0)
 				bad = "--segments";
 			break;
 		case 'w':
-			if (parse_u64(optarg, 1, WORKERS_MAX, &o.workers) < 0)
+			if (bench_parse_u64(optarg, 1, WORKERS_MAX, &o.workers) < 0)
 				bad = "--workers";
 			break;
 		case 'm':
-			if (parse_u64(optarg, 1, MAX_SECONDS_MAX,
+			if (bench_parse_u64(optarg, 1, MAX_SECONDS_MAX,
 				      &o.max_seconds) < 0)
 				bad = "--max-seconds";
 			break;
 		case 'S':
-			if (parse_u64(optarg, 0, UINT64_MAX / 2, &o.seed) < 0)
+			if (bench_parse_u64(optarg, 0, UINT64_MAX / 2, &o.seed) < 0)
 				bad = "--seed";
 			break;
 		case 'P':
 		case 'Q':
-			if (parse_u64(optarg, 1, INT32_MAX, &v) < 0)
+			if (bench_parse_u64(optarg, 1, INT32_MAX, &v) < 0)
 				bad = c == 'P' ? "--server-pid" : "--peer-pid";
 			else if (c == 'P')
 				o.server_pid = (long)v;
@@ -1125,11 +1043,11 @@ int main(int argc, char **argv)
 	char auth[ST_TOKEN_TEXT_MAX + 32];
 	snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
 	sodium_memzero(token, sizeof token);
-	bool hok = hdr_add(&s.json_hdrs, "Content-Type: application/json") &&
-		   hdr_add(&s.json_hdrs, "Expect:") &&
-		   hdr_add(&s.admin_hdrs, auth) &&
-		   hdr_add(&s.admin_hdrs, "Content-Type: application/json") &&
-		   hdr_add(&s.admin_hdrs, "Expect:");
+	bool hok = bench_hdr_add(&s.json_hdrs, "Content-Type: application/json") &&
+		   bench_hdr_add(&s.json_hdrs, "Expect:") &&
+		   bench_hdr_add(&s.admin_hdrs, auth) &&
+		   bench_hdr_add(&s.admin_hdrs, "Content-Type: application/json") &&
+		   bench_hdr_add(&s.admin_hdrs, "Expect:");
 	sodium_memzero(auth, sizeof auth);
 	if (!dev || !a || !hok || !(s.h = http_new(o.ca, a))) {
 		fprintf(stderr, "bench-ingest: out of memory\n");
