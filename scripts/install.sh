@@ -13,7 +13,7 @@ xvfb openbox xterm xdotool x11-xkb-utils x11-utils x11-xserver-utils
 libsqlite3-dev sqlite3
 python3 libmicrohttpd-dev libgnutls28-dev gnutls-bin libcurl4-gnutls-dev curl
 ca-certificates openssl systemd-journal-remote
-faketime
+faketime nettle-dev softhsm2 libp11-kit-dev
 "
 
 missing=""

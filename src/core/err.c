@@ -64,6 +64,12 @@ static const char *const own_names[] = {
 	[-(ST_E_LEASE_OLD - ST_E_OWN_BASE)] = "lease older than the one held",
 	[-(ST_E_NO_LEASE - ST_E_OWN_BASE)] = "recorded without a lease",
 	[-(ST_E_PAUSED - ST_E_OWN_BASE)] = "paused",
+	[-(ST_E_ERASED - ST_E_OWN_BASE)] = "person erased",
+	[-(ST_E_PURPOSE - ST_E_OWN_BASE)] = "no approved purpose allows this",
+	[-(ST_E_TWO_PERSON - ST_E_OWN_BASE)] = "needs a second person",
+	[-(ST_E_AUDIT - ST_E_OWN_BASE)] = "audit log fails verification",
+	[-(ST_E_PKCS11 - ST_E_OWN_BASE)] = "PKCS#11 failure",
+	[-(ST_E_SCOPE - ST_E_OWN_BASE)] = "outside the purpose's scope",
 };
 
 static const char *const own_ids[] = {
@@ -124,6 +130,12 @@ static const char *const own_ids[] = {
 	[-(ST_E_LEASE_OLD - ST_E_OWN_BASE)] = "lease_old",
 	[-(ST_E_NO_LEASE - ST_E_OWN_BASE)] = "no_lease",
 	[-(ST_E_PAUSED - ST_E_OWN_BASE)] = "paused",
+	[-(ST_E_ERASED - ST_E_OWN_BASE)] = "erased",
+	[-(ST_E_PURPOSE - ST_E_OWN_BASE)] = "purpose",
+	[-(ST_E_TWO_PERSON - ST_E_OWN_BASE)] = "two_person",
+	[-(ST_E_AUDIT - ST_E_OWN_BASE)] = "audit",
+	[-(ST_E_PKCS11 - ST_E_OWN_BASE)] = "pkcs11",
+	[-(ST_E_SCOPE - ST_E_OWN_BASE)] = "scope",
 };
 
 const char *st_err_id(int code)

@@ -77,7 +77,13 @@ enum st_err {
 	ST_E_NO_LEASE = -40055,  /* recorded without a lease (development) */
 	ST_E_PAUSED = -40056,    /* recorded under a lease older than a pause,
 				    or refused while a pause holds */
-	ST_E_OWN_LAST = -40056,
+	ST_E_ERASED = -40057,    /* the person was erased: their key is gone */
+	ST_E_PURPOSE = -40058,   /* no approved, unexpired purpose allows it */
+	ST_E_TWO_PERSON = -40059, /* needs another person's approval */
+	ST_E_AUDIT = -40060,     /* audit log or checkpoint fails verification */
+	ST_E_PKCS11 = -40061,    /* PKCS#11 module, token or key failed */
+	ST_E_SCOPE = -40062,     /* request outside the purpose's scope */
+	ST_E_OWN_LAST = -40062,
 };
 
 /* Message capacity: long enough for a path, a position and advice. */
