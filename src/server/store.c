@@ -1004,6 +1004,252 @@ int st_store_pause_confirms_get(struct st_store *s, uint64_t epoch,
 					    err));
 }
 
+/* ---- schema 4: least privilege ---- */
+
+static bool key_ok(const char *k)
+{
+	return k && name_ok(k, 64, false);
+}
+
+int st_store_setting_get(struct st_store *s, const char *key, uint8_t *out,
+			 size_t cap, size_t *len, struct st_error *err)
+{
+	if (!key_ok(key) || !out || !len)
+		return st_fail(err, ST_E_INVAL, "setting get: bad key or output");
+	READ_OP(s, "setting get",
+		s->type->setting_get(s, key, out, cap, len, err));
+}
+
+int st_store_setting_put(struct st_store *s, const char *key,
+			 const uint8_t *val, size_t len, struct st_error *err)
+{
+	if (!key_ok(key) || !val || len > ST_STORE_SETTING_MAX)
+		return st_fail(err, ST_E_INVAL,
+			       "setting put: bad key, no value or over %d "
+			       "bytes",
+			       ST_STORE_SETTING_MAX);
+	WRITE_OP(s, "setting put",
+		 s->type->setting_put(s, key, val, len, err));
+}
+
+int st_store_token_request_add(struct st_store *s,
+			       struct st_token_request *r,
+			       struct st_error *err)
+{
+	if (!r || !name_ok(r->token_name, ST_STORE_TOKEN_NAME_MAX, false) ||
+	    !name_ok(r->role, ST_STORE_ROLE_MAX, false) ||
+	    !name_ok(r->requested_by, ST_STORE_TOKEN_NAME_MAX, false))
+		return st_fail(err, ST_E_INVAL,
+			       "token request add: name, role or requester "
+			       "empty, too long or with control characters");
+	WRITE_OP(s, "token request add",
+		 s->type->token_request_add(s, r, err));
+}
+
+int st_store_token_request_get(struct st_store *s, int64_t id,
+			       struct st_token_request *out,
+			       struct st_error *err)
+{
+	if (!out)
+		return st_fail(err, ST_E_INVAL, "token request get: no output");
+	READ_OP(s, "token request get",
+		s->type->token_request_get(s, id, out, err));
+}
+
+int st_store_token_request_close(struct st_store *s, int64_t id,
+				 int64_t now_s, struct st_error *err)
+{
+	WRITE_OP(s, "token request close",
+		 s->type->token_request_close(s, id, now_s, err));
+}
+
+int st_store_purpose_add(struct st_store *s, struct st_purpose *p,
+			 struct st_error *err)
+{
+	if (!p || !name_ok(p->name, ST_STORE_PURPOSE_NAME_MAX, false) ||
+	    !str_ok(p->description, ST_STORE_PURPOSE_DESC_MAX, false) ||
+	    !str_ok(p->scope_json, ST_STORE_PURPOSE_JSON_MAX, false) ||
+	    !str_ok(p->stewards_json, ST_STORE_PURPOSE_JSON_MAX, false) ||
+	    p->expires_s <= p->created_s)
+		return st_fail(err, ST_E_INVAL,
+			       "purpose add: name, description, scope or "
+			       "stewards missing or too long, or expiry not "
+			       "after creation");
+	WRITE_OP(s, "purpose add", s->type->purpose_add(s, p, err));
+}
+
+int st_store_purpose_get(struct st_store *s, int64_t id,
+			 struct st_purpose *out, struct st_error *err)
+{
+	if (!out)
+		return st_fail(err, ST_E_INVAL, "purpose get: no output");
+	READ_OP(s, "purpose get", s->type->purpose_get(s, id, out, err));
+}
+
+int st_store_purpose_list(struct st_store *s, st_store_purpose_cb cb,
+			  void *ctx, struct st_error *err)
+{
+	if (!cb)
+		return st_fail(err, ST_E_INVAL, "purpose list: no callback");
+	READ_OP(s, "purpose list", s->type->purpose_list(s, cb, ctx, err));
+}
+
+int st_store_purpose_approve(struct st_store *s, int64_t id,
+			     const uint8_t officer[16], int64_t now_s,
+			     size_t *count, struct st_error *err)
+{
+	if (!officer || !count)
+		return st_fail(err, ST_E_INVAL, "purpose approve: no officer");
+	WRITE_OP(s, "purpose approve",
+		 s->type->purpose_approve(s, id, officer, now_s, count, err));
+}
+
+int st_store_purpose_approvers(struct st_store *s, int64_t id,
+			       uint8_t approvers[][16], size_t cap,
+			       size_t *count, struct st_error *err)
+{
+	if (!approvers || !count)
+		return st_fail(err, ST_E_INVAL, "purpose approvers: no output");
+	READ_OP(s, "purpose approvers",
+		s->type->purpose_approvers(s, id, approvers, cap, count, err));
+}
+
+int st_store_purpose_set_state(struct st_store *s, int64_t id, int state,
+			       int64_t now_s, struct st_error *err)
+{
+	if (state < ST_PURPOSE_PROPOSED || state > ST_PURPOSE_REVOKED)
+		return st_fail(err, ST_E_INVAL,
+			       "purpose set state: state %d unknown", state);
+	WRITE_OP(s, "purpose set state",
+		 s->type->purpose_set_state(s, id, state, now_s, err));
+}
+
+static bool audit_ok(const struct st_store_audit *e)
+{
+	return e->seq >= 1 && e->seq <= INT64_MAX &&
+	       name_ok(e->actor, ST_STORE_AUDIT_ACTOR_MAX, false) &&
+	       name_ok(e->role, ST_STORE_AUDIT_ROLE_MAX, false) &&
+	       name_ok(e->action, ST_STORE_AUDIT_ACTION_MAX, false) &&
+	       name_ok(e->object, ST_STORE_AUDIT_OBJECT_MAX, true) &&
+	       name_ok(e->purpose, ST_STORE_AUDIT_PURPOSE_MAX, true) &&
+	       name_ok(e->result, ST_STORE_AUDIT_RESULT_MAX, false);
+}
+
+int st_store_audit_append(struct st_store *s, const struct st_store_audit *e,
+			  struct st_error *err)
+{
+	if (!e || !audit_ok(e))
+		return st_fail(err, ST_E_INVAL,
+			       "audit append: entry with seq 0, an empty or "
+			       "too long field, or control characters");
+	WRITE_OP(s, "audit append", s->type->audit_append(s, e, err));
+}
+
+int st_store_audit_last(struct st_store *s, struct st_store_audit *out,
+			struct st_error *err)
+{
+	if (!out)
+		return st_fail(err, ST_E_INVAL, "audit last: no output");
+	READ_OP(s, "audit last", s->type->audit_last(s, out, err));
+}
+
+int st_store_audit_list(struct st_store *s, uint64_t after, size_t limit,
+			const char *object, st_store_audit_cb cb, void *ctx,
+			struct st_error *err)
+{
+	if (!cb || limit < 1 || limit > ST_STORE_LIST_MAX ||
+	    after > INT64_MAX ||
+	    (object && !str_ok(object, ST_STORE_AUDIT_OBJECT_MAX, false)))
+		return st_fail(err, ST_E_INVAL,
+			       "audit list: no callback, limit outside 1..%d "
+			       "or a bad object",
+			       ST_STORE_LIST_MAX);
+	READ_OP(s, "audit list",
+		s->type->audit_list(s, after, limit, object, cb, ctx, err));
+}
+
+int st_store_checkpoint_add(struct st_store *s,
+			    const struct st_store_checkpoint *c,
+			    struct st_error *err)
+{
+	if (!c || c->size > INT64_MAX)
+		return st_fail(err, ST_E_INVAL, "checkpoint add: bad checkpoint");
+	WRITE_OP(s, "checkpoint add", s->type->checkpoint_add(s, c, err));
+}
+
+int st_store_checkpoint_last(struct st_store *s,
+			     struct st_store_checkpoint *out,
+			     struct st_error *err)
+{
+	if (!out)
+		return st_fail(err, ST_E_INVAL, "checkpoint last: no output");
+	READ_OP(s, "checkpoint last", s->type->checkpoint_last(s, out, err));
+}
+
+int st_store_pseudonym(struct st_store *s, const uint8_t person[16],
+		       bool create, char out[ST_STORE_PSEUDONYM_MAX + 1],
+		       struct st_error *err)
+{
+	if (!person || !out)
+		return st_fail(err, ST_E_INVAL, "pseudonym: no person or output");
+	if (create)
+		WRITE_OP(s, "pseudonym",
+			 s->type->pseudonym(s, person, true, out, err));
+	READ_OP(s, "pseudonym", s->type->pseudonym(s, person, false, out, err));
+}
+
+int st_store_person_notices(struct st_store *s, const uint8_t person[16],
+			    uint8_t out[][32], size_t cap, size_t *count,
+			    struct st_error *err)
+{
+	if (!person || !out || !count)
+		return st_fail(err, ST_E_INVAL, "person notices: no output");
+	READ_OP(s, "person notices",
+		s->type->person_notices(s, person, out, cap, count, err));
+}
+
+int st_store_person_reseal(struct st_store *s, const uint8_t person[16],
+			   const uint8_t sealed[ST_STORE_SEALED_SK_LEN],
+			   struct st_error *err)
+{
+	if (!person || !sealed)
+		return st_fail(err, ST_E_INVAL, "person reseal: no key");
+	WRITE_OP(s, "person reseal",
+		 s->type->person_reseal(s, person, sealed, err));
+}
+
+int st_store_person_erase(struct st_store *s, const uint8_t person[16],
+			  int64_t now_s, const char *by,
+			  struct st_erase_result *out, struct st_error *err)
+{
+	if (!person || !out || !by || !name_ok(by, ST_STORE_AUDIT_ACTOR_MAX,
+					       false))
+		return st_fail(err, ST_E_INVAL, "person erase: bad arguments");
+	memset(out, 0, sizeof *out);
+	WRITE_OP(s, "person erase",
+		 s->type->person_erase(s, person, now_s, by, out, err));
+}
+
+int st_store_person_exports(struct st_store *s, const uint8_t person[16],
+			    uint8_t ids[][16], int64_t *made_s, size_t cap,
+			    size_t *count, struct st_error *err)
+{
+	if (!person || !ids || !made_s || !count)
+		return st_fail(err, ST_E_INVAL, "person exports: no output");
+	READ_OP(s, "person exports",
+		s->type->person_exports(s, person, ids, made_s, cap, count,
+					err));
+}
+
+int st_store_segment_sweep(struct st_store *s, int64_t before_min,
+			   uint64_t *deleted, struct st_error *err)
+{
+	if (!deleted)
+		return st_fail(err, ST_E_INVAL, "segment sweep: no output");
+	WRITE_OP(s, "segment sweep",
+		 s->type->segment_sweep(s, before_min, deleted, err));
+}
+
 /* ---- fault injection: a type that wraps another store ---- */
 
 struct fault_store {
@@ -1421,6 +1667,159 @@ static int fault_pause_confirms_get(struct st_store *s, uint64_t epoch,
 						  cb, ctx, err));
 }
 
+static int fault_setting_get(struct st_store *s, const char *key,
+			     uint8_t *out, size_t cap, size_t *len,
+			     struct st_error *err)
+{
+	FAULT_FWD(s, "setting get",
+		  IN(s)->type->setting_get(IN(s), key, out, cap, len, err));
+}
+static int fault_setting_put(struct st_store *s, const char *key,
+			     const uint8_t *val, size_t len,
+			     struct st_error *err)
+{
+	FAULT_FWD(s, "setting put",
+		  IN(s)->type->setting_put(IN(s), key, val, len, err));
+}
+static int fault_token_request_add(struct st_store *s,
+				   struct st_token_request *r,
+				   struct st_error *err)
+{
+	FAULT_FWD(s, "token request add",
+		  IN(s)->type->token_request_add(IN(s), r, err));
+}
+static int fault_token_request_get(struct st_store *s, int64_t id,
+				   struct st_token_request *out,
+				   struct st_error *err)
+{
+	FAULT_FWD(s, "token request get",
+		  IN(s)->type->token_request_get(IN(s), id, out, err));
+}
+static int fault_token_request_close(struct st_store *s, int64_t id,
+				     int64_t now_s, struct st_error *err)
+{
+	FAULT_FWD(s, "token request close",
+		  IN(s)->type->token_request_close(IN(s), id, now_s, err));
+}
+static int fault_purpose_add(struct st_store *s, struct st_purpose *p,
+			     struct st_error *err)
+{
+	FAULT_FWD(s, "purpose add", IN(s)->type->purpose_add(IN(s), p, err));
+}
+static int fault_purpose_get(struct st_store *s, int64_t id,
+			     struct st_purpose *out, struct st_error *err)
+{
+	FAULT_FWD(s, "purpose get",
+		  IN(s)->type->purpose_get(IN(s), id, out, err));
+}
+static int fault_purpose_list(struct st_store *s, st_store_purpose_cb cb,
+			      void *ctx, struct st_error *err)
+{
+	FAULT_FWD(s, "purpose list",
+		  IN(s)->type->purpose_list(IN(s), cb, ctx, err));
+}
+static int fault_purpose_approve(struct st_store *s, int64_t id,
+				 const uint8_t officer[16], int64_t now_s,
+				 size_t *count, struct st_error *err)
+{
+	FAULT_FWD(s, "purpose approve",
+		  IN(s)->type->purpose_approve(IN(s), id, officer, now_s,
+					       count, err));
+}
+static int fault_purpose_approvers(struct st_store *s, int64_t id,
+				   uint8_t approvers[][16], size_t cap,
+				   size_t *count, struct st_error *err)
+{
+	FAULT_FWD(s, "purpose approvers",
+		  IN(s)->type->purpose_approvers(IN(s), id, approvers, cap,
+						 count, err));
+}
+static int fault_purpose_set_state(struct st_store *s, int64_t id,
+				   int state, int64_t now_s,
+				   struct st_error *err)
+{
+	FAULT_FWD(s, "purpose set state",
+		  IN(s)->type->purpose_set_state(IN(s), id, state, now_s,
+						 err));
+}
+static int fault_audit_append(struct st_store *s,
+			      const struct st_store_audit *e,
+			      struct st_error *err)
+{
+	FAULT_FWD(s, "audit append", IN(s)->type->audit_append(IN(s), e, err));
+}
+static int fault_audit_last(struct st_store *s, struct st_store_audit *out,
+			    struct st_error *err)
+{
+	FAULT_FWD(s, "audit last", IN(s)->type->audit_last(IN(s), out, err));
+}
+static int fault_audit_list(struct st_store *s, uint64_t after, size_t limit,
+			    const char *object, st_store_audit_cb cb,
+			    void *ctx, struct st_error *err)
+{
+	FAULT_FWD(s, "audit list",
+		  IN(s)->type->audit_list(IN(s), after, limit, object, cb,
+					  ctx, err));
+}
+static int fault_checkpoint_add(struct st_store *s,
+				const struct st_store_checkpoint *c,
+				struct st_error *err)
+{
+	FAULT_FWD(s, "checkpoint add",
+		  IN(s)->type->checkpoint_add(IN(s), c, err));
+}
+static int fault_checkpoint_last(struct st_store *s,
+				 struct st_store_checkpoint *out,
+				 struct st_error *err)
+{
+	FAULT_FWD(s, "checkpoint last",
+		  IN(s)->type->checkpoint_last(IN(s), out, err));
+}
+static int fault_pseudonym(struct st_store *s, const uint8_t person[16],
+			   bool create, char *out, struct st_error *err)
+{
+	FAULT_FWD(s, "pseudonym",
+		  IN(s)->type->pseudonym(IN(s), person, create, out, err));
+}
+static int fault_person_notices(struct st_store *s, const uint8_t person[16],
+				uint8_t out[][32], size_t cap, size_t *count,
+				struct st_error *err)
+{
+	FAULT_FWD(s, "person notices",
+		  IN(s)->type->person_notices(IN(s), person, out, cap, count,
+					      err));
+}
+static int fault_person_reseal(struct st_store *s, const uint8_t person[16],
+			       const uint8_t *sealed, struct st_error *err)
+{
+	FAULT_FWD(s, "person reseal",
+		  IN(s)->type->person_reseal(IN(s), person, sealed, err));
+}
+static int fault_person_erase(struct st_store *s, const uint8_t person[16],
+			      int64_t now_s, const char *by,
+			      struct st_erase_result *out,
+			      struct st_error *err)
+{
+	FAULT_FWD(s, "person erase",
+		  IN(s)->type->person_erase(IN(s), person, now_s, by, out,
+					    err));
+}
+static int fault_person_exports(struct st_store *s, const uint8_t person[16],
+				uint8_t ids[][16], int64_t *made_s,
+				size_t cap, size_t *count,
+				struct st_error *err)
+{
+	FAULT_FWD(s, "person exports",
+		  IN(s)->type->person_exports(IN(s), person, ids, made_s, cap,
+					      count, err));
+}
+static int fault_segment_sweep(struct st_store *s, int64_t before_min,
+			       uint64_t *deleted, struct st_error *err)
+{
+	FAULT_FWD(s, "segment sweep",
+		  IN(s)->type->segment_sweep(IN(s), before_min, deleted, err));
+}
+
 static const struct st_store_type fault_type = {
 	.name = "fault",
 	.size = sizeof(struct fault_store),
@@ -1470,6 +1869,28 @@ static const struct st_store_type fault_type = {
 	.pause_list = fault_pause_list,
 	.pause_confirm = fault_pause_confirm,
 	.pause_confirms_get = fault_pause_confirms_get,
+	.setting_get = fault_setting_get,
+	.setting_put = fault_setting_put,
+	.token_request_add = fault_token_request_add,
+	.token_request_get = fault_token_request_get,
+	.token_request_close = fault_token_request_close,
+	.purpose_add = fault_purpose_add,
+	.purpose_get = fault_purpose_get,
+	.purpose_list = fault_purpose_list,
+	.purpose_approve = fault_purpose_approve,
+	.purpose_approvers = fault_purpose_approvers,
+	.purpose_set_state = fault_purpose_set_state,
+	.audit_append = fault_audit_append,
+	.audit_last = fault_audit_last,
+	.audit_list = fault_audit_list,
+	.checkpoint_add = fault_checkpoint_add,
+	.checkpoint_last = fault_checkpoint_last,
+	.pseudonym = fault_pseudonym,
+	.person_notices = fault_person_notices,
+	.person_reseal = fault_person_reseal,
+	.person_erase = fault_person_erase,
+	.person_exports = fault_person_exports,
+	.segment_sweep = fault_segment_sweep,
 };
 
 int st_store_fault_wrap(struct st_store *inner, struct st_store **out,

@@ -61,7 +61,24 @@
  *                   before that pause), confirmed_s; PK(device_id, epoch):
  *                   the first confirmation of a pause by a device counts
  *
- * Room for later migrations (audit): a new migration is appended to the
+ * Schema 4 (least privilege; docs/security.md):
+ *   tokens.person_id  the person a token is bound to (NULL only for the
+ *                   first admin token that init prints)
+ *   token_requests  officer and steward grants asked for by an admin,
+ *                   waiting for a privacy officer's approval
+ *   purposes        proposed/approved/revoked purposes: name (from the
+ *                   policy), description, scope and stewards (JSON),
+ *                   proposer, expiry; purpose_approvals: one row per
+ *                   approving officer (people, not tokens)
+ *   audit           the append-only audit log, hash-chained (seq, time,
+ *                   actor pseudonym, role, action, object, purpose, result,
+ *                   prev, hash); audit_checkpoints: signed tree heads;
+ *                   pseudonyms: person -> pseudonym, kept apart from the log
+ *                   and deleted at erasure
+ *   tombstones      erased people: when and by whom (no name)
+ *   exports, export_people  what each export held, so erasure lists it
+ *
+ * Room for later migrations: a new migration is appended to the
  * list in the backend and bumps ST_STORE_SCHEMA_VERSION; existing versions
  * are never edited. */
 #ifndef ST_STORE_H
@@ -75,7 +92,7 @@
 
 /* The schema version this build writes and reads. A database with a newer
  * one is refused (ST_E_VERSION) rather than half understood. */
-#define ST_STORE_SCHEMA_VERSION 3
+#define ST_STORE_SCHEMA_VERSION 4
 
 #define ST_STORE_ID_LEN 16
 #define ST_STORE_HASH_LEN 32
@@ -212,6 +229,14 @@ struct st_store_counts;
 struct st_pause;
 struct st_resume;
 struct st_pause_confirm;
+/* Schema 4 row types. */
+struct st_token_request;
+struct st_purpose;
+struct st_store_audit;
+struct st_store_checkpoint;
+struct st_erase_result;
+typedef int (*st_store_purpose_cb)(void *ctx, const struct st_purpose *p);
+typedef int (*st_store_audit_cb)(void *ctx, const struct st_store_audit *e);
 typedef int (*st_store_pause_cb)(void *ctx, const struct st_pause *p);
 typedef int (*st_store_confirm_cb)(void *ctx,
 				   const struct st_pause_confirm *c);
@@ -365,6 +390,66 @@ struct st_store_type {
 				  const uint8_t *after, size_t limit,
 				  st_store_confirm_cb cb, void *ctx,
 				  struct st_error *err);
+
+	/* Schema 4: least privilege. person_erase runs inside the
+	 * transaction the front opens. */
+	int (*setting_get)(struct st_store *s, const char *key, uint8_t *out,
+			   size_t cap, size_t *len, struct st_error *err);
+	int (*setting_put)(struct st_store *s, const char *key,
+			   const uint8_t *val, size_t len,
+			   struct st_error *err);
+	int (*token_request_add)(struct st_store *s,
+				 struct st_token_request *r,
+				 struct st_error *err);
+	int (*token_request_get)(struct st_store *s, int64_t id,
+				 struct st_token_request *out,
+				 struct st_error *err);
+	int (*token_request_close)(struct st_store *s, int64_t id,
+				   int64_t now_s, struct st_error *err);
+	int (*purpose_add)(struct st_store *s, struct st_purpose *p,
+			   struct st_error *err);
+	int (*purpose_get)(struct st_store *s, int64_t id,
+			   struct st_purpose *out, struct st_error *err);
+	int (*purpose_list)(struct st_store *s, st_store_purpose_cb cb,
+			    void *ctx, struct st_error *err);
+	int (*purpose_approve)(struct st_store *s, int64_t id,
+			       const uint8_t officer[16], int64_t now_s,
+			       size_t *count, struct st_error *err);
+	int (*purpose_approvers)(struct st_store *s, int64_t id,
+				 uint8_t approvers[][16], size_t cap,
+				 size_t *count, struct st_error *err);
+	int (*purpose_set_state)(struct st_store *s, int64_t id, int state,
+				 int64_t now_s, struct st_error *err);
+	int (*audit_append)(struct st_store *s,
+			    const struct st_store_audit *e,
+			    struct st_error *err);
+	int (*audit_last)(struct st_store *s, struct st_store_audit *out,
+			  struct st_error *err);
+	int (*audit_list)(struct st_store *s, uint64_t after, size_t limit,
+			  const char *object, st_store_audit_cb cb, void *ctx,
+			  struct st_error *err);
+	int (*checkpoint_add)(struct st_store *s,
+			      const struct st_store_checkpoint *c,
+			      struct st_error *err);
+	int (*checkpoint_last)(struct st_store *s,
+			       struct st_store_checkpoint *out,
+			       struct st_error *err);
+	int (*pseudonym)(struct st_store *s, const uint8_t person[16],
+			 bool create, char *out, struct st_error *err);
+	int (*person_notices)(struct st_store *s, const uint8_t person[16],
+			      uint8_t out[][32], size_t cap, size_t *count,
+			      struct st_error *err);
+	int (*person_reseal)(struct st_store *s, const uint8_t person[16],
+			     const uint8_t *sealed, struct st_error *err);
+	int (*person_erase)(struct st_store *s, const uint8_t person[16],
+			    int64_t now_s, const char *by,
+			    struct st_erase_result *out,
+			    struct st_error *err);
+	int (*person_exports)(struct st_store *s, const uint8_t person[16],
+			      uint8_t ids[][16], int64_t *made_s, size_t cap,
+			      size_t *count, struct st_error *err);
+	int (*segment_sweep)(struct st_store *s, int64_t before_min,
+			     uint64_t *deleted, struct st_error *err);
 };
 
 struct st_store {
@@ -464,11 +549,15 @@ int st_store_flag_list(struct st_store *s, int64_t after_id, size_t limit,
 struct st_token {
 	uint8_t id[ST_STORE_ID_LEN];
 	char name[ST_STORE_TOKEN_NAME_MAX + 1]; /* unique, non-empty */
-	char role[ST_STORE_ROLE_MAX + 1];       /* "admin" (more in #8) */
+	char role[ST_STORE_ROLE_MAX + 1];       /* st_role_name */
 	uint8_t hash[ST_STORE_HASH_LEN];        /* st_admin_token_hash */
 	int64_t created_s;
 	int64_t expires_s; /* 0: never */
 	bool revoked;
+	/* Schema 4: the person the token is bound to; has_person false only
+	 * for the first admin token of init. */
+	bool has_person;
+	uint8_t person_id[ST_STORE_ID_LEN];
 };
 /* ST_E_EXISTS when the id, name or hash is taken. */
 int st_store_token_add(struct st_store *s, const struct st_token *t,
@@ -676,6 +765,160 @@ int st_store_pause_confirms_get(struct st_store *s, uint64_t epoch,
 				const uint8_t *after, size_t limit,
 				st_store_confirm_cb cb, void *ctx,
 				struct st_error *err);
+
+/* ---- Schema 4: least privilege (the data behind src/access) ---- */
+
+#define ST_STORE_SETTING_MAX 4096
+#define ST_STORE_PURPOSE_NAME_MAX 64
+#define ST_STORE_PURPOSE_DESC_MAX 600
+#define ST_STORE_PURPOSE_JSON_MAX 8192
+#define ST_STORE_AUDIT_ACTOR_MAX 64
+#define ST_STORE_AUDIT_ROLE_MAX 16
+#define ST_STORE_AUDIT_ACTION_MAX 48
+#define ST_STORE_AUDIT_OBJECT_MAX 256
+#define ST_STORE_AUDIT_PURPOSE_MAX 64
+#define ST_STORE_AUDIT_RESULT_MAX 48
+#define ST_STORE_PSEUDONYM_MAX 32
+
+/* A settings value by key; ST_E_NOT_FOUND when unset, ST_E_CAP when
+ * longer than cap. */
+int st_store_setting_get(struct st_store *s, const char *key, uint8_t *out,
+			 size_t cap, size_t *len, struct st_error *err);
+int st_store_setting_put(struct st_store *s, const char *key,
+			 const uint8_t *val, size_t len, struct st_error *err);
+
+/* An officer or steward grant waiting for a privacy officer. */
+struct st_token_request {
+	int64_t id; /* given by add */
+	char token_name[ST_STORE_TOKEN_NAME_MAX + 1];
+	uint8_t person_id[ST_STORE_ID_LEN]; /* who gets the role */
+	char role[ST_STORE_ROLE_MAX + 1];
+	int64_t expires_s; /* of the token to be made */
+	char requested_by[ST_STORE_TOKEN_NAME_MAX + 1]; /* token name */
+	int64_t created_s;
+	int64_t closed_s; /* 0: pending */
+};
+int st_store_token_request_add(struct st_store *s,
+			       struct st_token_request *r,
+			       struct st_error *err);
+int st_store_token_request_get(struct st_store *s, int64_t id,
+			       struct st_token_request *out,
+			       struct st_error *err);
+/* Marks it closed at now_s; ST_E_STATE when already closed. */
+int st_store_token_request_close(struct st_store *s, int64_t id,
+				 int64_t now_s, struct st_error *err);
+
+enum st_purpose_state {
+	ST_PURPOSE_PROPOSED = 0,
+	ST_PURPOSE_APPROVED = 1,
+	ST_PURPOSE_REVOKED = 2,
+};
+struct st_purpose {
+	int64_t id; /* given by add */
+	char name[ST_STORE_PURPOSE_NAME_MAX + 1]; /* a purpose of the policy */
+	char description[ST_STORE_PURPOSE_DESC_MAX + 1];
+	char scope_json[ST_STORE_PURPOSE_JSON_MAX + 1];    /* JSON object */
+	char stewards_json[ST_STORE_PURPOSE_JSON_MAX + 1]; /* JSON array */
+	uint8_t proposer[ST_STORE_ID_LEN];                 /* a person */
+	int64_t created_s, expires_s;
+	int state; /* enum st_purpose_state */
+	int64_t approved_s, revoked_s; /* 0: not (yet) */
+};
+int st_store_purpose_add(struct st_store *s, struct st_purpose *p,
+			 struct st_error *err);
+int st_store_purpose_get(struct st_store *s, int64_t id,
+			 struct st_purpose *out, struct st_error *err);
+/* Every purpose in id order (at most ST_STORE_LIST_MAX: ST_E_CAP). */
+int st_store_purpose_list(struct st_store *s, st_store_purpose_cb cb,
+			  void *ctx, struct st_error *err);
+/* Records officer's approval (ST_E_EXISTS when that person approved it
+ * already) and returns in *count the approvals it now has, and in
+ * approvers[0..count) (up to 8) who gave them. */
+int st_store_purpose_approve(struct st_store *s, int64_t id,
+			     const uint8_t officer[16], int64_t now_s,
+			     size_t *count, struct st_error *err);
+int st_store_purpose_approvers(struct st_store *s, int64_t id,
+			       uint8_t approvers[][16], size_t cap,
+			       size_t *count, struct st_error *err);
+/* Sets the state, with approved_s or revoked_s = now_s. */
+int st_store_purpose_set_state(struct st_store *s, int64_t id, int state,
+			       int64_t now_s, struct st_error *err);
+
+/* One audit log row; hashing and the tree live in src/access/audit.h. */
+struct st_store_audit {
+	uint64_t seq; /* 1, 2, ... */
+	int64_t time_s;
+	char actor[ST_STORE_AUDIT_ACTOR_MAX + 1];
+	char role[ST_STORE_AUDIT_ROLE_MAX + 1];
+	char action[ST_STORE_AUDIT_ACTION_MAX + 1];
+	char object[ST_STORE_AUDIT_OBJECT_MAX + 1];
+	char purpose[ST_STORE_AUDIT_PURPOSE_MAX + 1];
+	char result[ST_STORE_AUDIT_RESULT_MAX + 1];
+	uint8_t prev[32], hash[32];
+};
+/* Appends e (its seq must be the last + 1: ST_E_CONFLICT otherwise). */
+int st_store_audit_append(struct st_store *s, const struct st_store_audit *e,
+			  struct st_error *err);
+/* The last entry; ST_E_NOT_FOUND when the log is empty. */
+int st_store_audit_last(struct st_store *s, struct st_store_audit *out,
+			struct st_error *err);
+/* Entries with seq > after in seq order, at most limit
+ * (1..ST_STORE_LIST_MAX); object, when not NULL, keeps only those with
+ * exactly that object. */
+int st_store_audit_list(struct st_store *s, uint64_t after, size_t limit,
+			const char *object, st_store_audit_cb cb, void *ctx,
+			struct st_error *err);
+struct st_store_checkpoint {
+	uint64_t size;
+	uint8_t root[32];
+	int64_t time_s;
+	uint8_t key_id[8];
+	uint8_t sig[64];
+};
+int st_store_checkpoint_add(struct st_store *s,
+			    const struct st_store_checkpoint *c,
+			    struct st_error *err);
+/* The newest (largest size); ST_E_NOT_FOUND when none. */
+int st_store_checkpoint_last(struct st_store *s,
+			     struct st_store_checkpoint *out,
+			     struct st_error *err);
+/* The person's pseudonym for the audit log ("p-" + 16 hex, random);
+ * made when create and none exists, else ST_E_NOT_FOUND. */
+int st_store_pseudonym(struct st_store *s, const uint8_t person[16],
+		       bool create, char out[ST_STORE_PSEUDONYM_MAX + 1],
+		       struct st_error *err);
+
+/* The distinct notice hashes the person accepted (at most 64). */
+int st_store_person_notices(struct st_store *s, const uint8_t person[16],
+			    uint8_t out[][32], size_t cap, size_t *count,
+			    struct st_error *err);
+/* Replaces a (not erased) person's sealed secret (key rotation). */
+int st_store_person_reseal(struct st_store *s, const uint8_t person[16],
+			   const uint8_t sealed[ST_STORE_SEALED_SK_LEN],
+			   struct st_error *err);
+
+/* What one erasure did. */
+struct st_erase_result {
+	uint64_t devices_revoked, segments_deleted, enroll_tokens_deleted;
+	uint64_t tokens_revoked;
+};
+/* Erases a person in the open transaction: destroys the sealed secret
+ * (secure_delete overwrites it; the caller checkpoints the WAL after
+ * commit), revokes the devices and the person's tokens, deletes the
+ * segments, unused enrollment tokens and the pseudonym, and leaves a
+ * tombstone (erased_s, by). ST_E_ERASED when erased already. */
+int st_store_person_erase(struct st_store *s, const uint8_t person[16],
+			  int64_t now_s, const char *by,
+			  struct st_erase_result *out, struct st_error *err);
+/* The exports that held the person's data: each export id (16 bytes) and
+ * when it was made, at most cap. */
+int st_store_person_exports(struct st_store *s, const uint8_t person[16],
+			    uint8_t ids[][16], int64_t *made_s, size_t cap,
+			    size_t *count, struct st_error *err);
+/* Deletes segments whose last minute ended before before_min (minutes
+ * since the epoch); *deleted receives how many. */
+int st_store_segment_sweep(struct st_store *s, int64_t before_min,
+			   uint64_t *deleted, struct st_error *err);
 
 /* Fault injection seam (tests and drills; never configured by `serve`):
  * a store type that forwards to an inner store and fails the fail_at-th

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "core/clock.h"
@@ -155,6 +156,71 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (device_id, epoch));"
 	"CREATE INDEX pause_confirms_by_epoch ON pause_confirms(epoch,"
 	" device_id);",
+	/* 4: least privilege. Tokens are bound to a person (NULL only for
+	 * init's first admin token); purposes with their approvals; the
+	 * audit log, its checkpoints and the pseudonyms kept apart from it;
+	 * tombstones of erased people; what each export held. */
+	"ALTER TABLE tokens ADD COLUMN person_id BLOB REFERENCES people(id)"
+	" CHECK (person_id IS NULL OR length(person_id) = 16);"
+	"CREATE TABLE token_requests ("
+	" id INTEGER PRIMARY KEY,"
+	" token_name TEXT NOT NULL CHECK (length(token_name) BETWEEN 1 AND 64),"
+	" person_id BLOB NOT NULL REFERENCES people(id),"
+	" role TEXT NOT NULL CHECK (length(role) BETWEEN 1 AND 32),"
+	" expires_s INTEGER NOT NULL CHECK (expires_s >= 0),"
+	" requested_by TEXT NOT NULL,"
+	" created_s INTEGER NOT NULL,"
+	" closed_s INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE purposes ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+	" description TEXT NOT NULL,"
+	" scope TEXT NOT NULL,"
+	" stewards TEXT NOT NULL,"
+	" proposer BLOB NOT NULL REFERENCES people(id),"
+	" created_s INTEGER NOT NULL,"
+	" expires_s INTEGER NOT NULL CHECK (expires_s > created_s),"
+	" state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),"
+	" approved_s INTEGER NOT NULL DEFAULT 0,"
+	" revoked_s INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE purpose_approvals ("
+	" purpose_id INTEGER NOT NULL REFERENCES purposes(id),"
+	" officer BLOB NOT NULL REFERENCES people(id),"
+	" approved_s INTEGER NOT NULL,"
+	" PRIMARY KEY (purpose_id, officer));"
+	"CREATE TABLE audit ("
+	" seq INTEGER PRIMARY KEY CHECK (seq >= 1),"
+	" time_s INTEGER NOT NULL,"
+	" actor TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL,"
+	" object TEXT NOT NULL, purpose TEXT NOT NULL, result TEXT NOT NULL,"
+	" prev BLOB NOT NULL CHECK (length(prev) = 32),"
+	" hash BLOB NOT NULL CHECK (length(hash) = 32));"
+	"CREATE INDEX audit_by_object ON audit(object, seq);"
+	"CREATE TABLE audit_checkpoints ("
+	" size INTEGER PRIMARY KEY CHECK (size >= 0),"
+	" root BLOB NOT NULL CHECK (length(root) = 32),"
+	" time_s INTEGER NOT NULL,"
+	" key_id BLOB NOT NULL CHECK (length(key_id) = 8),"
+	" sig BLOB NOT NULL CHECK (length(sig) = 64));"
+	"CREATE TABLE pseudonyms ("
+	" person_id BLOB PRIMARY KEY REFERENCES people(id),"
+	" pseudonym TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE tombstones ("
+	" person_id BLOB PRIMARY KEY REFERENCES people(id),"
+	" erased_s INTEGER NOT NULL,"
+	" erased_by TEXT NOT NULL);"
+	"CREATE TABLE exports ("
+	" id BLOB PRIMARY KEY CHECK (length(id) = 16),"
+	" purpose_id INTEGER NOT NULL REFERENCES purposes(id),"
+	" steward BLOB NOT NULL REFERENCES people(id),"
+	" created_s INTEGER NOT NULL,"
+	" out_dir TEXT NOT NULL DEFAULT '',"
+	" manifest_hash BLOB,"
+	" finished_s INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE export_people ("
+	" export_id BLOB NOT NULL REFERENCES exports(id),"
+	" person_id BLOB NOT NULL,"
+	" PRIMARY KEY (person_id, export_id));",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == ST_STORE_SCHEMA_VERSION,
@@ -180,6 +246,16 @@ enum stmt_id {
 	S_EPOCH_GET, S_EPOCH_SET, S_PAUSE_ADD, S_RESUME, S_PAUSE_LIST,
 	S_PAUSE_LIST_IN_FORCE, S_CONFIRM_ADD, S_CONFIRM_LIST,
 	S_CONFIRM_LIST_AFTER,
+	/* schema 4 */
+	S_SETTING_GET, S_TREQ_ADD, S_TREQ_GET, S_TREQ_CLOSE,
+	S_PURPOSE_ADD, S_PURPOSE_GET, S_PURPOSE_LIST, S_PAPPROVE_ADD,
+	S_PAPPROVE_LIST, S_PURPOSE_STATE,
+	S_AUDIT_ADD, S_AUDIT_LAST, S_AUDIT_LIST, S_AUDIT_LIST_OBJ,
+	S_CKPT_ADD, S_CKPT_LAST, S_PSEUD_GET, S_PSEUD_ADD,
+	S_PERSON_NOTICES, S_PERSON_RESEAL,
+	S_ERASE_PERSON, S_ERASE_DEVICES, S_ERASE_SEGS, S_ERASE_ETOKENS,
+	S_ERASE_TOKENS, S_ERASE_PSEUD, S_ERASE_TOMB, S_PERSON_EXPORTS,
+	S_SWEEP,
 	S_COUNT,
 };
 
@@ -188,11 +264,16 @@ enum stmt_id {
 #define DEVICE_COLS "id, person_id, public_key, active, enrolled_s, " \
 	"last_seen_s, local_user, hostname, backlog_segments, backlog_bytes, " \
 	"backlog_s"
-#define TOKEN_COLS "id, name, role, hash, created_s, expires_s, revoked"
+#define TOKEN_COLS "id, name, role, hash, created_s, expires_s, revoked, " \
+	"person_id"
 #define ENROLL_COLS "hash, person_id, created_s, expires_s, used_s, device_id"
 #define POLICY_COLS "hash, canonical_json, notice, notice_hash, created_s"
 #define PAUSE_COLS "id, scope, value, epoch, reason, paused_by, discard, " \
 	"created_s, resumed_epoch, resumed_s, resumed_by, resume_reason"
+#define PURPOSE_COLS "id, name, description, scope, stewards, proposer, " \
+	"created_s, expires_s, state, approved_s, revoked_s"
+#define AUDIT_COLS "seq, time_s, actor, role, action, object, purpose, " \
+	"result, prev, hash"
 #define SEG_META "device_id, person_id, seq, lease_seq, t_start_min, " \
 	"t_end_min, level, kinds, notice_hash, received_s, length(ciphertext)"
 
@@ -257,7 +338,7 @@ static const char *const sql[S_COUNT] = {
 			   " ON g.device_id = d.id WHERE d.id = ?1"
 			   " GROUP BY d.id",
 	[S_TOKEN_ADD] = "INSERT INTO tokens (" TOKEN_COLS ")"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[S_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
 	[S_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens"
 			 " ORDER BY name LIMIT ?1",
@@ -320,6 +401,66 @@ static const char *const sql[S_COUNT] = {
 				 " confirmed_s FROM pause_confirms"
 				 " WHERE epoch = ?1 AND device_id > ?3"
 				 " ORDER BY device_id LIMIT ?2",
+	[S_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+	[S_TREQ_ADD] = "INSERT INTO token_requests (token_name, person_id,"
+		       " role, expires_s, requested_by, created_s)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_TREQ_GET] = "SELECT id, token_name, person_id, role, expires_s,"
+		       " requested_by, created_s, closed_s FROM token_requests"
+		       " WHERE id = ?1",
+	[S_TREQ_CLOSE] = "UPDATE token_requests SET closed_s = ?2"
+			 " WHERE id = ?1 AND closed_s = 0",
+	[S_PURPOSE_ADD] = "INSERT INTO purposes (name, description, scope,"
+			  " stewards, proposer, created_s, expires_s)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_PURPOSE_GET] = "SELECT " PURPOSE_COLS " FROM purposes WHERE id = ?1",
+	[S_PURPOSE_LIST] = "SELECT " PURPOSE_COLS " FROM purposes ORDER BY id"
+			   " LIMIT ?1",
+	[S_PAPPROVE_ADD] = "INSERT INTO purpose_approvals (purpose_id, officer,"
+			   " approved_s) VALUES (?1, ?2, ?3)",
+	[S_PAPPROVE_LIST] = "SELECT officer FROM purpose_approvals"
+			    " WHERE purpose_id = ?1 ORDER BY approved_s, officer",
+	[S_PURPOSE_STATE] = "UPDATE purposes SET state = ?2,"
+			    " approved_s = CASE WHEN ?2 = 1 THEN ?3"
+			    " ELSE approved_s END,"
+			    " revoked_s = CASE WHEN ?2 = 2 THEN ?3"
+			    " ELSE revoked_s END WHERE id = ?1",
+	[S_AUDIT_ADD] = "INSERT INTO audit (" AUDIT_COLS ")"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit"
+			 " ORDER BY seq DESC LIMIT 1",
+	[S_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?1"
+			 " ORDER BY seq LIMIT ?2",
+	[S_AUDIT_LIST_OBJ] = "SELECT " AUDIT_COLS " FROM audit WHERE"
+			     " object = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2",
+	[S_CKPT_ADD] = "INSERT INTO audit_checkpoints (size, root, time_s,"
+		       " key_id, sig) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_CKPT_LAST] = "SELECT size, root, time_s, key_id, sig"
+			" FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+	[S_PSEUD_GET] = "SELECT pseudonym FROM pseudonyms WHERE person_id = ?1",
+	[S_PSEUD_ADD] = "INSERT INTO pseudonyms (person_id, pseudonym)"
+			" VALUES (?1, ?2)",
+	[S_PERSON_NOTICES] = "SELECT DISTINCT notice_hash FROM acceptances"
+			     " WHERE person_id = ?1 LIMIT ?2",
+	[S_PERSON_RESEAL] = "UPDATE people SET sealed_secret = ?2"
+			    " WHERE id = ?1 AND erased = 0",
+	[S_ERASE_PERSON] = "UPDATE people SET sealed_secret = NULL, erased = 1"
+			   " WHERE id = ?1 AND erased = 0",
+	[S_ERASE_DEVICES] = "UPDATE devices SET active = 0"
+			    " WHERE person_id = ?1 AND active = 1",
+	[S_ERASE_SEGS] = "DELETE FROM segments WHERE person_id = ?1",
+	[S_ERASE_ETOKENS] = "DELETE FROM enroll_tokens WHERE person_id = ?1"
+			    " AND used_s = 0",
+	[S_ERASE_TOKENS] = "UPDATE tokens SET revoked = 1 WHERE person_id = ?1"
+			   " AND revoked = 0",
+	[S_ERASE_PSEUD] = "DELETE FROM pseudonyms WHERE person_id = ?1",
+	[S_ERASE_TOMB] = "INSERT INTO tombstones (person_id, erased_s,"
+			 " erased_by) VALUES (?1, ?2, ?3)",
+	[S_PERSON_EXPORTS] = "SELECT e.id, e.created_s FROM export_people p"
+			     " JOIN exports e ON e.id = p.export_id"
+			     " WHERE p.person_id = ?1 ORDER BY e.created_s"
+			     " LIMIT ?2",
+	[S_SWEEP] = "DELETE FROM segments WHERE t_end_min <= ?1",
 };
 
 struct sq_store {
@@ -1331,6 +1472,11 @@ static bool read_token(sqlite3_stmt *st, struct st_token *t)
 	t->created_s = sqlite3_column_int64(st, 4);
 	t->expires_s = sqlite3_column_int64(st, 5);
 	t->revoked = sqlite3_column_int64(st, 6) != 0;
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+		if (!col_blob(st, 7, t->person_id, 16))
+			return false;
+		t->has_person = true;
+	}
 	return true;
 }
 
@@ -1346,6 +1492,10 @@ static int sq_token_add(struct st_store *s, const struct st_token *t,
 	I64(st, 5, t->created_s);
 	I64(st, 6, t->expires_s);
 	I64(st, 7, t->revoked ? 1 : 0);
+	if (t->has_person)
+		BLOB(st, 8, t->person_id, 16);
+	else
+		sqlite3_bind_null(st, 8);
 	return run(q, S_TOKEN_ADD, "token add", err);
 }
 
@@ -1896,6 +2046,534 @@ static int sq_pause_confirms_get(struct st_store *s, uint64_t epoch,
 	return ret;
 }
 
+/* ---- schema 4: least privilege ---- */
+
+/* Steps a statement expected to give one row; NOT_FOUND with msg when
+ * none. The caller reads the row and calls done(). */
+static int step_one(struct sq_store *q, sqlite3_stmt *st, const char *what,
+		    const char *missing, struct st_error *err)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	int ret = rc == SQLITE_DONE
+			  ? st_fail(err, ST_E_NOT_FOUND, "%s", missing)
+			  : sq_fail(q, rc, what, err);
+	done(st);
+	return ret;
+}
+
+static int sq_setting_get(struct st_store *s, const char *key, uint8_t *out,
+			  size_t cap, size_t *len, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_SETTING_GET];
+	TEXT(st, 1, key);
+	char miss[128];
+	snprintf(miss, sizeof miss, "setting %s: not set", key);
+	int rc = step_one(q, st, "setting get", miss, err);
+	if (rc < 0)
+		return rc;
+	const void *v = sqlite3_column_blob(st, 0);
+	size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	if (n > cap)
+		rc = st_fail(err, ST_E_CAP, "setting %s: %zu bytes, over %zu",
+			     key, n, cap);
+	else {
+		if (n)
+			memcpy(out, v, n);
+		*len = n;
+	}
+	done(st);
+	return rc;
+}
+
+static int sq_setting_put(struct st_store *s, const char *key,
+			  const uint8_t *val, size_t len, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_SETTING_PUT];
+	TEXT(st, 1, key);
+	BLOB(st, 2, val, len);
+	return run(q, S_SETTING_PUT, "setting put", err);
+}
+
+static int sq_token_request_add(struct st_store *s, struct st_token_request *r,
+				struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_TREQ_ADD];
+	TEXT(st, 1, r->token_name);
+	BLOB(st, 2, r->person_id, 16);
+	TEXT(st, 3, r->role);
+	I64(st, 4, r->expires_s);
+	TEXT(st, 5, r->requested_by);
+	I64(st, 6, r->created_s);
+	int rc = run(q, S_TREQ_ADD, "token request add", err);
+	if (rc == 0)
+		r->id = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static int sq_token_request_get(struct st_store *s, int64_t id,
+				struct st_token_request *out,
+				struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_TREQ_GET];
+	I64(st, 1, id);
+	char miss[96];
+	snprintf(miss, sizeof miss,
+		 "token request %lld: not found; see `sealtrace token list`",
+		 (long long)id);
+	int rc = step_one(q, st, "token request get", miss, err);
+	if (rc < 0)
+		return rc;
+	memset(out, 0, sizeof *out);
+	out->id = sqlite3_column_int64(st, 0);
+	if (!col_text(st, 1, out->token_name, ST_STORE_TOKEN_NAME_MAX) ||
+	    !col_blob(st, 2, out->person_id, 16) ||
+	    !col_text(st, 3, out->role, ST_STORE_ROLE_MAX) ||
+	    !col_text(st, 5, out->requested_by, ST_STORE_TOKEN_NAME_MAX))
+		rc = corrupt(q, "token request get", err);
+	out->expires_s = sqlite3_column_int64(st, 4);
+	out->created_s = sqlite3_column_int64(st, 6);
+	out->closed_s = sqlite3_column_int64(st, 7);
+	done(st);
+	return rc;
+}
+
+static int sq_token_request_close(struct st_store *s, int64_t id,
+				  int64_t now_s, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_TREQ_CLOSE];
+	I64(st, 1, id);
+	I64(st, 2, now_s);
+	int rc = run(q, S_TREQ_CLOSE, "token request close", err);
+	if (rc == 0 && sqlite3_changes(q->db) != 1)
+		return st_fail(err, ST_E_STATE,
+			       "token request %lld: already decided",
+			       (long long)id);
+	return rc;
+}
+
+static bool read_purpose(sqlite3_stmt *st, struct st_purpose *p)
+{
+	memset(p, 0, sizeof *p);
+	p->id = sqlite3_column_int64(st, 0);
+	if (!col_text(st, 1, p->name, ST_STORE_PURPOSE_NAME_MAX) ||
+	    !col_text(st, 2, p->description, ST_STORE_PURPOSE_DESC_MAX) ||
+	    !col_text(st, 3, p->scope_json, ST_STORE_PURPOSE_JSON_MAX) ||
+	    !col_text(st, 4, p->stewards_json, ST_STORE_PURPOSE_JSON_MAX) ||
+	    !col_blob(st, 5, p->proposer, 16))
+		return false;
+	p->created_s = sqlite3_column_int64(st, 6);
+	p->expires_s = sqlite3_column_int64(st, 7);
+	p->state = (int)sqlite3_column_int64(st, 8);
+	p->approved_s = sqlite3_column_int64(st, 9);
+	p->revoked_s = sqlite3_column_int64(st, 10);
+	return true;
+}
+
+static int sq_purpose_add(struct st_store *s, struct st_purpose *p,
+			  struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PURPOSE_ADD];
+	TEXT(st, 1, p->name);
+	TEXT(st, 2, p->description);
+	TEXT(st, 3, p->scope_json);
+	TEXT(st, 4, p->stewards_json);
+	BLOB(st, 5, p->proposer, 16);
+	I64(st, 6, p->created_s);
+	I64(st, 7, p->expires_s);
+	int rc = run(q, S_PURPOSE_ADD, "purpose add", err);
+	if (rc == 0) {
+		p->id = sqlite3_last_insert_rowid(q->db);
+		p->state = ST_PURPOSE_PROPOSED;
+	}
+	return rc;
+}
+
+static int sq_purpose_get(struct st_store *s, int64_t id,
+			  struct st_purpose *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PURPOSE_GET];
+	I64(st, 1, id);
+	char miss[96];
+	snprintf(miss, sizeof miss,
+		 "purpose %lld: not found; see `sealtrace purpose list`",
+		 (long long)id);
+	int rc = step_one(q, st, "purpose get", miss, err);
+	if (rc < 0)
+		return rc;
+	if (!read_purpose(st, out))
+		rc = corrupt(q, "purpose get", err);
+	done(st);
+	return rc;
+}
+
+static int sq_purpose_list(struct st_store *s, st_store_purpose_cb cb,
+			   void *ctx, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PURPOSE_LIST];
+	I64(st, 1, ST_STORE_LIST_MAX + 1);
+	int rc, ret = 0;
+	size_t n = 0;
+	struct st_purpose *p = malloc(sizeof *p);
+	if (!p) {
+		done(st);
+		return st_fail(err, ST_E_NOMEM, "purpose list: out of memory");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (++n > ST_STORE_LIST_MAX) {
+			ret = st_fail(err, ST_E_CAP,
+				      "purpose list: more than %d purposes",
+				      ST_STORE_LIST_MAX);
+			break;
+		}
+		if (!read_purpose(st, p)) {
+			ret = corrupt(q, "purpose list", err);
+			break;
+		}
+		int c = cb(ctx, p);
+		if (c != 0) {
+			ret = cb_answer(c, "purpose list", err);
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "purpose list", err);
+	done(st);
+	free(p);
+	return ret;
+}
+
+static int sq_purpose_approvers(struct st_store *s, int64_t id,
+				uint8_t approvers[][16], size_t cap,
+				size_t *count, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PAPPROVE_LIST];
+	I64(st, 1, id);
+	int rc, ret = 0;
+	*count = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*count < cap &&
+		    !col_blob(st, 0, approvers[*count], 16)) {
+			ret = corrupt(q, "purpose approvers", err);
+			break;
+		}
+		(*count)++;
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "purpose approvers", err);
+	done(st);
+	return ret;
+}
+
+static int sq_purpose_approve(struct st_store *s, int64_t id,
+			      const uint8_t officer[16], int64_t now_s,
+			      size_t *count, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PAPPROVE_ADD];
+	I64(st, 1, id);
+	BLOB(st, 2, officer, 16);
+	I64(st, 3, now_s);
+	int rc = run(q, S_PAPPROVE_ADD, "purpose approve", err);
+	if (rc < 0)
+		return rc;
+	uint8_t tmp[8][16];
+	return sq_purpose_approvers(s, id, tmp, 8, count, err);
+}
+
+static int sq_purpose_set_state(struct st_store *s, int64_t id, int state,
+				int64_t now_s, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PURPOSE_STATE];
+	I64(st, 1, id);
+	I64(st, 2, state);
+	I64(st, 3, now_s);
+	int rc = run(q, S_PURPOSE_STATE, "purpose set state", err);
+	if (rc == 0 && sqlite3_changes(q->db) != 1)
+		return st_fail(err, ST_E_NOT_FOUND, "purpose %lld: not found",
+			       (long long)id);
+	return rc;
+}
+
+static bool read_audit(sqlite3_stmt *st, struct st_store_audit *e)
+{
+	memset(e, 0, sizeof *e);
+	sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+	if (seq < 1)
+		return false;
+	e->seq = (uint64_t)seq;
+	e->time_s = sqlite3_column_int64(st, 1);
+	return col_text(st, 2, e->actor, ST_STORE_AUDIT_ACTOR_MAX) &&
+	       col_text(st, 3, e->role, ST_STORE_AUDIT_ROLE_MAX) &&
+	       col_text(st, 4, e->action, ST_STORE_AUDIT_ACTION_MAX) &&
+	       col_text(st, 5, e->object, ST_STORE_AUDIT_OBJECT_MAX) &&
+	       col_text(st, 6, e->purpose, ST_STORE_AUDIT_PURPOSE_MAX) &&
+	       col_text(st, 7, e->result, ST_STORE_AUDIT_RESULT_MAX) &&
+	       col_blob(st, 8, e->prev, 32) && col_blob(st, 9, e->hash, 32);
+}
+
+static int sq_audit_last(struct st_store *s, struct st_store_audit *out,
+			 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_AUDIT_LAST];
+	int rc = step_one(q, st, "audit last", "audit log: empty", err);
+	if (rc < 0)
+		return rc;
+	if (!read_audit(st, out))
+		rc = corrupt(q, "audit last", err);
+	done(st);
+	return rc;
+}
+
+static int sq_audit_append(struct st_store *s, const struct st_store_audit *e,
+			   struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_AUDIT_ADD];
+	I64(st, 1, e->seq);
+	I64(st, 2, e->time_s);
+	TEXT(st, 3, e->actor);
+	TEXT(st, 4, e->role);
+	TEXT(st, 5, e->action);
+	TEXT(st, 6, e->object);
+	TEXT(st, 7, e->purpose);
+	TEXT(st, 8, e->result);
+	BLOB(st, 9, e->prev, 32);
+	BLOB(st, 10, e->hash, 32);
+	int rc = run(q, S_AUDIT_ADD, "audit append", err);
+	if (rc == ST_E_EXISTS)
+		return st_fail(err, ST_E_CONFLICT,
+			       "audit append: entry %llu exists already",
+			       (unsigned long long)e->seq);
+	return rc;
+}
+
+static int sq_audit_list(struct st_store *s, uint64_t after, size_t limit,
+			 const char *object, st_store_audit_cb cb, void *ctx,
+			 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[object ? S_AUDIT_LIST_OBJ : S_AUDIT_LIST];
+	I64(st, 1, after);
+	I64(st, 2, limit);
+	if (object)
+		TEXT(st, 3, object);
+	int rc, ret = 0;
+	struct st_store_audit e;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!read_audit(st, &e)) {
+			ret = corrupt(q, "audit list", err);
+			break;
+		}
+		int c = cb(ctx, &e);
+		if (c != 0) {
+			ret = cb_answer(c, "audit list", err);
+			break;
+		}
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "audit list", err);
+	done(st);
+	return ret;
+}
+
+static int sq_checkpoint_add(struct st_store *s,
+			     const struct st_store_checkpoint *c,
+			     struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_CKPT_ADD];
+	I64(st, 1, c->size);
+	BLOB(st, 2, c->root, 32);
+	I64(st, 3, c->time_s);
+	BLOB(st, 4, c->key_id, 8);
+	BLOB(st, 5, c->sig, 64);
+	return run(q, S_CKPT_ADD, "checkpoint add", err);
+}
+
+static int sq_checkpoint_last(struct st_store *s,
+			      struct st_store_checkpoint *out,
+			      struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_CKPT_LAST];
+	int rc = step_one(q, st, "checkpoint last",
+			  "audit log: no checkpoint yet", err);
+	if (rc < 0)
+		return rc;
+	memset(out, 0, sizeof *out);
+	out->size = (uint64_t)sqlite3_column_int64(st, 0);
+	out->time_s = sqlite3_column_int64(st, 2);
+	if (!col_blob(st, 1, out->root, 32) ||
+	    !col_blob(st, 3, out->key_id, 8) || !col_blob(st, 4, out->sig, 64))
+		rc = corrupt(q, "checkpoint last", err);
+	done(st);
+	return rc;
+}
+
+static int sq_pseudonym(struct st_store *s, const uint8_t person[16],
+			bool create, char *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PSEUD_GET];
+	BLOB(st, 1, person, 16);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int ret = col_text(st, 0, out, ST_STORE_PSEUDONYM_MAX)
+				  ? 0
+				  : corrupt(q, "pseudonym", err);
+		done(st);
+		return ret;
+	}
+	done(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, rc, "pseudonym", err);
+	if (!create)
+		return st_fail(err, ST_E_NOT_FOUND,
+			       "person: no pseudonym (never in the audit log, "
+			       "or erased)");
+	uint8_t r[8];
+	randombytes_buf(r, sizeof r);
+	memcpy(out, "p-", 2);
+	sodium_bin2hex(out + 2, 17, r, sizeof r);
+	st = q->st[S_PSEUD_ADD];
+	BLOB(st, 1, person, 16);
+	TEXT(st, 2, out);
+	return run(q, S_PSEUD_ADD, "pseudonym add", err);
+}
+
+static int sq_person_notices(struct st_store *s, const uint8_t person[16],
+			     uint8_t out[][32], size_t cap, size_t *count,
+			     struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PERSON_NOTICES];
+	BLOB(st, 1, person, 16);
+	I64(st, 2, cap);
+	int rc, ret = 0;
+	*count = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!col_blob(st, 0, out[*count], 32)) {
+			ret = corrupt(q, "person notices", err);
+			break;
+		}
+		(*count)++;
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "person notices", err);
+	done(st);
+	return ret;
+}
+
+static int sq_person_reseal(struct st_store *s, const uint8_t person[16],
+			    const uint8_t *sealed, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PERSON_RESEAL];
+	BLOB(st, 1, person, 16);
+	BLOB(st, 2, sealed, ST_STORE_SEALED_SK_LEN);
+	int rc = run(q, S_PERSON_RESEAL, "person reseal", err);
+	if (rc == 0 && sqlite3_changes(q->db) != 1) {
+		char hex[33];
+		st_store_id_hex(person, hex);
+		return st_fail(err, ST_E_NOT_FOUND,
+			       "person %s: not found or erased", hex);
+	}
+	return rc;
+}
+
+/* Runs a one-person statement and adds the changed rows to *n. */
+static int erase_step(struct sq_store *q, enum stmt_id id,
+		      const uint8_t person[16], uint64_t *n,
+		      struct st_error *err)
+{
+	BLOB(q->st[id], 1, person, 16);
+	int rc = run(q, id, "person erase", err);
+	if (rc == 0 && n)
+		*n += (uint64_t)sqlite3_changes(q->db);
+	return rc;
+}
+
+static int sq_person_erase(struct st_store *s, const uint8_t person[16],
+			   int64_t now_s, const char *by,
+			   struct st_erase_result *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	uint64_t erased = 0;
+	/* The sealed secret first: the rest only tidies what it opened. */
+	int rc = erase_step(q, S_ERASE_PERSON, person, &erased, err);
+	if (rc < 0)
+		return rc;
+	if (erased != 1) {
+		char hex[33];
+		st_store_id_hex(person, hex);
+		return st_fail(err, ST_E_ERASED,
+			       "person %s: erased already (or unknown)", hex);
+	}
+	if ((rc = erase_step(q, S_ERASE_DEVICES, person,
+			     &out->devices_revoked, err)) < 0 ||
+	    (rc = erase_step(q, S_ERASE_SEGS, person,
+			     &out->segments_deleted, err)) < 0 ||
+	    (rc = erase_step(q, S_ERASE_ETOKENS, person,
+			     &out->enroll_tokens_deleted, err)) < 0 ||
+	    (rc = erase_step(q, S_ERASE_TOKENS, person, &out->tokens_revoked,
+			     err)) < 0 ||
+	    (rc = erase_step(q, S_ERASE_PSEUD, person, NULL, err)) < 0)
+		return rc;
+	sqlite3_stmt *st = q->st[S_ERASE_TOMB];
+	BLOB(st, 1, person, 16);
+	I64(st, 2, now_s);
+	TEXT(st, 3, by);
+	return run(q, S_ERASE_TOMB, "person erase", err);
+}
+
+static int sq_person_exports(struct st_store *s, const uint8_t person[16],
+			     uint8_t ids[][16], int64_t *made_s, size_t cap,
+			     size_t *count, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_PERSON_EXPORTS];
+	BLOB(st, 1, person, 16);
+	I64(st, 2, cap);
+	int rc, ret = 0;
+	*count = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!col_blob(st, 0, ids[*count], 16)) {
+			ret = corrupt(q, "person exports", err);
+			break;
+		}
+		made_s[*count] = sqlite3_column_int64(st, 1);
+		(*count)++;
+	}
+	if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = sq_fail(q, rc, "person exports", err);
+	done(st);
+	return ret;
+}
+
+static int sq_segment_sweep(struct st_store *s, int64_t before_min,
+			    uint64_t *deleted, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	I64(q->st[S_SWEEP], 1, before_min);
+	int rc = run(q, S_SWEEP, "segment sweep", err);
+	if (rc == 0)
+		*deleted = (uint64_t)sqlite3_changes(q->db);
+	return rc;
+}
+
 const struct st_store_type st_store_sqlite = {
 	.name = "sqlite",
 	.size = sizeof(struct sq_store),
@@ -1945,4 +2623,26 @@ const struct st_store_type st_store_sqlite = {
 	.pause_list = sq_pause_list,
 	.pause_confirm = sq_pause_confirm,
 	.pause_confirms_get = sq_pause_confirms_get,
+	.setting_get = sq_setting_get,
+	.setting_put = sq_setting_put,
+	.token_request_add = sq_token_request_add,
+	.token_request_get = sq_token_request_get,
+	.token_request_close = sq_token_request_close,
+	.purpose_add = sq_purpose_add,
+	.purpose_get = sq_purpose_get,
+	.purpose_list = sq_purpose_list,
+	.purpose_approve = sq_purpose_approve,
+	.purpose_approvers = sq_purpose_approvers,
+	.purpose_set_state = sq_purpose_set_state,
+	.audit_append = sq_audit_append,
+	.audit_last = sq_audit_last,
+	.audit_list = sq_audit_list,
+	.checkpoint_add = sq_checkpoint_add,
+	.checkpoint_last = sq_checkpoint_last,
+	.pseudonym = sq_pseudonym,
+	.person_notices = sq_person_notices,
+	.person_reseal = sq_person_reseal,
+	.person_erase = sq_person_erase,
+	.person_exports = sq_person_exports,
+	.segment_sweep = sq_segment_sweep,
 };
