@@ -36,9 +36,10 @@ else
 	mkdir -m 700 "$T/export"
 	"$B/src/export/sealtrace-export" keygen --out "$T/export" >/dev/null
 	"$B/src/server/sealtrace" init "$T/server" --policy policies/default.json \
-		--master-public "$T/export/master.pub" --listen 127.0.0.1:0 >"$T/init.out"
+		--master-public "$T/export/master.pub" --listen 127.0.0.1:0 \
+	--officer olga@example.com --officer omar@example.com >"$T/init.out"
 	export SEALTRACE_TOKEN SEALTRACE_URL SEALTRACE_CA=$T/server/tls/ca.pem
-	SEALTRACE_TOKEN=$(grep -oE 'sta_[A-Za-z0-9_-]{43}' "$T/init.out" | head -1)
+	SEALTRACE_TOKEN=$(grep -m1 -oE 'sta_[A-Za-z0-9_-]{43}' "$T/init.out")
 	"$B/src/server/sealtrace" serve --data "$T/server" --url-file "$T/url" 2>"$T/server.log" &
 	PIDS+=($!)
 	for _ in $(seq 1 200); do [ -s "$T/url" ] && break; sleep 0.05; done

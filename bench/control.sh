@@ -89,10 +89,11 @@ wait_for() {
 DATA=$TMP/data
 "$SEALTRACE" init "$DATA" --policy "$ROOT/policies/default.json" \
 	--master-public "$TMP/k/master.pub" --listen 127.0.0.1:0 \
+	--officer olga@example.com --officer omar@example.com \
 	>"$TMP/init.out" 2>"$TMP/init.err" ||
 	die "sealtrace init failed: $(cat "$TMP/init.err")"
 umask 077
-grep -o 'sta_[A-Za-z0-9_-]\{43\}' "$TMP/init.out" | head -n 1 >"$TMP/token"
+grep -m1 -o 'sta_[A-Za-z0-9_-]\{43\}' "$TMP/init.out" >"$TMP/token"
 [ -s "$TMP/token" ] || die "no admin token (sta_...) in the output of init"
 rm -f "$TMP/init.out"
 CA=$DATA/tls/ca.pem

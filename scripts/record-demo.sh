@@ -34,10 +34,11 @@ mkdir -m 700 "$T/export"
 "$EXPORT" keygen --out "$T/export"
 echo "== sealtrace init and serve (HTTPS on 127.0.0.1, a free port)"
 "$ST" init "$T/server" --policy policies/default.json \
-	--master-public "$T/export/master.pub" --listen 127.0.0.1:0 >"$T/init.out"
+	--master-public "$T/export/master.pub" --listen 127.0.0.1:0 \
+	--officer olga@example.com --officer omar@example.com >"$T/init.out"
 grep -v 'sta_' "$T/init.out" || true
 export SEALTRACE_TOKEN
-SEALTRACE_TOKEN=$(grep -oE 'sta_[A-Za-z0-9_-]{43}' "$T/init.out" | head -1)
+SEALTRACE_TOKEN=$(grep -m1 -oE 'sta_[A-Za-z0-9_-]{43}' "$T/init.out")
 "$ST" serve --data "$T/server" --url-file "$T/url" 2>"$T/server.log" &
 PIDS+=($!)
 for _ in $(seq 1 200); do [ -s "$T/url" ] && break; sleep 0.05; done

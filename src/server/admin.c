@@ -23,31 +23,9 @@
 #include "core/client.h"
 #include "core/file.h"
 #include "core/policy.h"
+#include "server/admin_int.h"
 #include "server/config.h"
 
-#define ADMIN_E_USAGE (-EINVAL)
-#define ADMIN_CONFIG_MAX (16u << 10)   /* admin.json bytes */
-#define ADMIN_URL_MAX 1024
-#define ADMIN_PATH_MAX 4096
-#define ADMIN_TOKEN_MAX 256            /* bytes of a token as given */
-#define ADMIN_NAME_MAX 254             /* = ST_STORE_NAME_MAX */
-#define ADMIN_GROUP_MAX 128            /* = ST_STORE_GROUP_MAX */
-#define ADMIN_TTL_MIN_S 1LL /* short lifetimes are for tests and drills */
-#define ADMIN_TTL_MAX_S (30u * 86400u)
-/* A backup is held in memory before it is written: this caps it. */
-#define ADMIN_BACKUP_MAX ((size_t)4 << 30)
-#define ADMIN_BACKUP_TIMEOUT_MS (10L * 60 * 1000)
-#define ADMIN_TABLE_ROWS_MAX 100000 /* rows one list prints */
-#define ADMIN_TABLE_COLS 12
-
-/* Where to reach the server, each part from the first place that has it. */
-struct admin_target {
-	char url[ADMIN_URL_MAX];
-	char *token; /* sodium_malloc'ed, ADMIN_TOKEN_MAX bytes */
-	char ca[ADMIN_PATH_MAX];
-	long timeout_ms;
-	char config[ADMIN_PATH_MAX]; /* the config file consulted, or "" */
-};
 
 static void target_fini(struct admin_target *t)
 {
@@ -275,7 +253,7 @@ static int resolve_target(const struct st_admin_conn *conn,
 
 /* ---- output ---- */
 
-static void fmt_time(int64_t s, char *out, size_t cap)
+void adm_fmt_time(int64_t s, char *out, size_t cap)
 {
 	if (s <= 0) {
 		snprintf(out, cap, "-");
@@ -287,7 +265,7 @@ static void fmt_time(int64_t s, char *out, size_t cap)
 		snprintf(out, cap, "%lld", (long long)s);
 }
 
-static void fmt_bytes(double v, char *out, size_t cap)
+void adm_fmt_bytes(double v, char *out, size_t cap)
 {
 	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	int u = 0;
@@ -301,16 +279,7 @@ static void fmt_bytes(double v, char *out, size_t cap)
 		snprintf(out, cap, "%.1f %s", v, unit[u]);
 }
 
-/* A small text table: cells are copied; widths found before printing. */
-struct table {
-	size_t cols, rows;
-	char **cell; /* rows * cols */
-	size_t cap;
-	size_t width[ADMIN_TABLE_COLS];
-	bool oom;
-};
-
-static void table_row(struct table *t, const char *const *v)
+void adm_table_row(struct table *t, const char *const *v)
 {
 	if (t->oom || t->rows >= ADMIN_TABLE_ROWS_MAX)
 		return;
@@ -341,7 +310,7 @@ static void table_row(struct table *t, const char *const *v)
 	t->rows++;
 }
 
-static void table_print(struct table *t, FILE *out)
+void adm_table_print(struct table *t, FILE *out)
 {
 	for (size_t r = 0; r < t->rows; r++) {
 		for (size_t i = 0; i < t->cols; i++) {
@@ -355,20 +324,20 @@ static void table_print(struct table *t, FILE *out)
 	}
 }
 
-static void table_fini(struct table *t)
+void adm_table_fini(struct table *t)
 {
 	for (size_t i = 0; i < t->rows * t->cols; i++)
 		free(t->cell[i]);
 	free(t->cell);
 }
 
-static const char *jstr(const json_t *o, const char *k)
+const char *adm_jstr(const json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	return s ? s : "";
 }
 
-static long long jint(const json_t *o, const char *k)
+long long adm_jint(const json_t *o, const char *k)
 {
 	const json_t *v = json_object_get(o, k);
 	if (json_is_integer(v))
@@ -380,16 +349,7 @@ static long long jint(const json_t *o, const char *k)
 
 /* ---- calls ---- */
 
-struct call {
-	const char *method, *path;
-	const char *body; /* JSON text or NULL */
-	size_t body_len;
-	const char *content_type;
-	size_t answer_max;
-	long timeout_ms;
-};
-
-static int api(const struct admin_target *t, const struct call *c,
+int adm_api(const struct admin_target *t, const struct call *c,
 	       struct st_buf *answer, struct st_error *err)
 {
 	struct st_client_cfg cfg = {
@@ -419,10 +379,10 @@ static int api(const struct admin_target *t, const struct call *c,
 }
 
 /* Calls and parses a JSON answer into *out (the caller decrefs). */
-static int api_json(const struct admin_target *t, const struct call *c,
+int adm_api_json(const struct admin_target *t, const struct call *c,
 		    json_t **out, struct st_buf *raw, struct st_error *err)
 {
-	int rc = api(t, c, raw, err);
+	int rc = adm_api(t, c, raw, err);
 	if (rc < 0)
 		return rc;
 	json_error_t je;
@@ -438,14 +398,14 @@ static int api_json(const struct admin_target *t, const struct call *c,
 	return 0;
 }
 
-static void print_raw(const struct st_buf *raw, FILE *out)
+void adm_print_raw(const struct st_buf *raw, FILE *out)
 {
 	fwrite(raw->p, 1, raw->len, out);
 	if (!raw->len || raw->p[raw->len - 1] != '\n')
 		fputc('\n', out);
 }
 
-static int body_of(json_t *o, char **text, struct st_error *err)
+int adm_body_of(json_t *o, char **text, struct st_error *err)
 {
 	*text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -455,7 +415,7 @@ static int body_of(json_t *o, char **text, struct st_error *err)
 }
 
 /* Parses "--opt VALUE" / "--opt=VALUE" at argv[*i]; advances *i. */
-static const char *opt_value(int argc, char **argv, int *i, const char *opt,
+const char *adm_opt_value(int argc, char **argv, int *i, const char *opt,
 			     int *bad)
 {
 	size_t l = strlen(opt);
@@ -473,12 +433,12 @@ static const char *opt_value(int argc, char **argv, int *i, const char *opt,
 	return argv[++*i];
 }
 
-static int usage(struct st_error *err, const char *fmt, const char *a)
+int adm_usage(struct st_error *err, const char *fmt, const char *a)
 {
 	return st_fail(err, ADMIN_E_USAGE, fmt, a);
 }
 
-static bool name_ok(const char *s, size_t max)
+bool adm_name_ok(const char *s, size_t max)
 {
 	size_t l = strlen(s);
 	if (!l || l > max)
@@ -495,36 +455,36 @@ static int user_add(const struct admin_target *t, int argc, char **argv,
 	const char *name = NULL, *group = NULL;
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
-		const char *v = opt_value(argc, argv, &i, "--group", &bad);
+		const char *v = adm_opt_value(argc, argv, &i, "--group", &bad);
 		if (bad)
-			return usage(err, "user add: %s needs a value",
+			return adm_usage(err, "user add: %s needs a value",
 				     "--group");
 		if (v)
 			group = v;
 		else if (argv[i][0] == '-')
-			return usage(err, "user add: unknown option '%s'; see "
+			return adm_usage(err, "user add: unknown option '%s'; see "
 				     "'sealtrace user --help'", argv[i]);
 		else if (name)
-			return usage(err, "user add: one NAME only, not also "
+			return adm_usage(err, "user add: one NAME only, not also "
 				     "'%s'", argv[i]);
 		else
 			name = argv[i];
 	}
 	if (!name)
-		return usage(err, "user add: needs NAME (an e-mail address)%s",
+		return adm_usage(err, "user add: needs NAME (an e-mail address)%s",
 			     "");
-	if (!name_ok(name, ADMIN_NAME_MAX))
-		return usage(err, "user add: NAME must be 1 to 254 printable "
+	if (!adm_name_ok(name, ADMIN_NAME_MAX))
+		return adm_usage(err, "user add: NAME must be 1 to 254 printable "
 			     "bytes%s", "");
-	if (group && !name_ok(group, ADMIN_GROUP_MAX))
-		return usage(err, "user add: --group must be 1 to 128 printable "
+	if (group && !adm_name_ok(group, ADMIN_GROUP_MAX))
+		return adm_usage(err, "user add: --group must be 1 to 128 printable "
 			     "bytes%s", "");
 	json_t *o = json_object();
 	json_object_set_new(o, "name", json_string(name));
 	if (group)
 		json_object_set_new(o, "group", json_string(group));
 	char *body;
-	int rc = body_of(o, &body, err);
+	int rc = adm_body_of(o, &body, err);
 	if (rc < 0)
 		return rc;
 	struct call c = {"POST", "/v1/admin/users", body, strlen(body), NULL,
@@ -532,18 +492,18 @@ static int user_add(const struct admin_target *t, int argc, char **argv,
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
-	rc = api_json(t, &c, &a, &raw, err);
+	rc = adm_api_json(t, &c, &a, &raw, err);
 	free(body);
 	if (rc == 0) {
 		if (json)
-			print_raw(&raw, out);
+			adm_print_raw(&raw, out);
 		else
 			fprintf(out, "added %s (id %s, group %s, public key "
 				"%s); enroll a device with 'sealtrace "
-				"enroll-token --user %s'\n", jstr(a, "name"),
-				jstr(a, "id"),
-				*jstr(a, "group") ? jstr(a, "group") : "-",
-				jstr(a, "public_key"), jstr(a, "name"));
+				"enroll-token --user %s'\n", adm_jstr(a, "name"),
+				adm_jstr(a, "id"),
+				*adm_jstr(a, "group") ? adm_jstr(a, "group") : "-",
+				adm_jstr(a, "public_key"), adm_jstr(a, "name"));
 	}
 	if (a)
 		json_decref(a);
@@ -558,25 +518,25 @@ static int user_list(const struct admin_target *t, int json, FILE *out,
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
-	int rc = api_json(t, &c, &a, &raw, err);
+	int rc = adm_api_json(t, &c, &a, &raw, err);
 	if (rc == 0 && json) {
-		print_raw(&raw, out);
+		adm_print_raw(&raw, out);
 	} else if (rc == 0) {
 		struct table tb = {.cols = 5};
 		const char *h[] = {"NAME", "GROUP", "ID", "CREATED", "ERASED"};
-		table_row(&tb, h);
+		adm_table_row(&tb, h);
 		size_t i;
 		json_t *u;
 		json_array_foreach(json_object_get(a, "users"), i, u) {
 			char when[32];
-			fmt_time(jint(u, "created_s"), when, sizeof when);
+			adm_fmt_time(adm_jint(u, "created_s"), when, sizeof when);
 			const char *row[] = {
-				jstr(u, "name"),
-				*jstr(u, "group") ? jstr(u, "group") : "-",
-				jstr(u, "id"), when,
+				adm_jstr(u, "name"),
+				*adm_jstr(u, "group") ? adm_jstr(u, "group") : "-",
+				adm_jstr(u, "id"), when,
 				json_is_true(json_object_get(u, "erased"))
 					? "yes" : "no"};
-			table_row(&tb, row);
+			adm_table_row(&tb, row);
 		}
 		if (tb.oom)
 			rc = st_fail(err, ST_E_NOMEM, "user list: out of memory");
@@ -584,8 +544,8 @@ static int user_list(const struct admin_target *t, int json, FILE *out,
 			fprintf(out, "no users yet; add one with 'sealtrace "
 				"user add NAME'\n");
 		else
-			table_print(&tb, out);
-		table_fini(&tb);
+			adm_table_print(&tb, out);
+		adm_table_fini(&tb);
 	}
 	if (a)
 		json_decref(a);
@@ -600,39 +560,39 @@ static int device_list(const struct admin_target *t, int json, FILE *out,
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
-	int rc = api_json(t, &c, &a, &raw, err);
+	int rc = adm_api_json(t, &c, &a, &raw, err);
 	if (rc == 0 && json) {
-		print_raw(&raw, out);
+		adm_print_raw(&raw, out);
 	} else if (rc == 0) {
 		struct table tb = {.cols = 10};
 		const char *h[] = {"ID", "PERSON", "USER", "HOST", "ACTIVE",
 				   "LAST SEEN", "SEGMENTS", "STORED", "GAPS",
 				   "BACKLOG"};
-		table_row(&tb, h);
+		adm_table_row(&tb, h);
 		size_t i;
 		json_t *d;
 		json_array_foreach(json_object_get(a, "devices"), i, d) {
 			char seen[32], segs[24], bytes[24], gaps[24], back[64];
 			char bb[24];
-			fmt_time(jint(d, "last_seen_s"), seen, sizeof seen);
-			snprintf(segs, sizeof segs, "%lld", jint(d, "segments"));
-			fmt_bytes((double)jint(d, "bytes"), bytes, sizeof bytes);
-			snprintf(gaps, sizeof gaps, "%lld", jint(d, "gaps"));
-			fmt_bytes((double)jint(d, "backlog_bytes"), bb,
+			adm_fmt_time(adm_jint(d, "last_seen_s"), seen, sizeof seen);
+			snprintf(segs, sizeof segs, "%lld", adm_jint(d, "segments"));
+			adm_fmt_bytes((double)adm_jint(d, "bytes"), bytes, sizeof bytes);
+			snprintf(gaps, sizeof gaps, "%lld", adm_jint(d, "gaps"));
+			adm_fmt_bytes((double)adm_jint(d, "backlog_bytes"), bb,
 				  sizeof bb);
-			if (jint(d, "backlog_s") > 0)
+			if (adm_jint(d, "backlog_s") > 0)
 				snprintf(back, sizeof back, "%lld seg, %s",
-					 jint(d, "backlog_segments"), bb);
+					 adm_jint(d, "backlog_segments"), bb);
 			else
 				snprintf(back, sizeof back, "-");
 			const char *row[] = {
-				jstr(d, "id"), jstr(d, "person"),
-				jstr(d, "local_user"),
-				*jstr(d, "hostname") ? jstr(d, "hostname") : "-",
+				adm_jstr(d, "id"), adm_jstr(d, "person"),
+				adm_jstr(d, "local_user"),
+				*adm_jstr(d, "hostname") ? adm_jstr(d, "hostname") : "-",
 				json_is_true(json_object_get(d, "active"))
 					? "yes" : "revoked",
 				seen, segs, bytes, gaps, back};
-			table_row(&tb, row);
+			adm_table_row(&tb, row);
 		}
 		if (tb.oom)
 			rc = st_fail(err, ST_E_NOMEM,
@@ -641,8 +601,8 @@ static int device_list(const struct admin_target *t, int json, FILE *out,
 			fprintf(out, "no devices enrolled yet; make a token "
 				"with 'sealtrace enroll-token --user NAME'\n");
 		else
-			table_print(&tb, out);
-		table_fini(&tb);
+			adm_table_print(&tb, out);
+		adm_table_fini(&tb);
 	}
 	if (a)
 		json_decref(a);
@@ -655,7 +615,7 @@ static int device_revoke(const struct admin_target *t, int argc,
 			 struct st_error *err)
 {
 	if (argc != 1)
-		return usage(err, "device revoke: needs exactly one device ID "
+		return adm_usage(err, "device revoke: needs exactly one device ID "
 			     "(32 hex digits, from 'sealtrace device list')%s",
 			     "");
 	const char *id = argv[0];
@@ -665,7 +625,7 @@ static int device_revoke(const struct admin_target *t, int argc,
 		      (id[i] >= 'a' && id[i] <= 'f') ||
 		      (id[i] >= 'A' && id[i] <= 'F');
 	if (!hex)
-		return usage(err, "device revoke: '%.64s' is not a device ID "
+		return adm_usage(err, "device revoke: '%.64s' is not a device ID "
 			     "(32 hex digits, from 'sealtrace device list')",
 			     id);
 	char path[96];
@@ -674,13 +634,13 @@ static int device_revoke(const struct admin_target *t, int argc,
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
-	int rc = api_json(t, &c, &a, &raw, err);
+	int rc = adm_api_json(t, &c, &a, &raw, err);
 	if (rc == 0) {
 		if (json)
-			print_raw(&raw, out);
+			adm_print_raw(&raw, out);
 		else
 			fprintf(out, "device %s revoked: its uploads are "
-				"refused from now on\n", jstr(a, "id"));
+				"refused from now on\n", adm_jstr(a, "id"));
 	}
 	if (a)
 		json_decref(a);
@@ -689,7 +649,7 @@ static int device_revoke(const struct admin_target *t, int argc,
 }
 
 /* "90", "90s", "30m", "24h", "7d" -> seconds; -1 when malformed. */
-static long long parse_duration(const char *s)
+long long adm_parse_duration(const char *s)
 {
 	char *e = NULL;
 	errno = 0;
@@ -719,34 +679,34 @@ static int enroll_token(const struct admin_target *t, int argc, char **argv,
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
 		const char *v;
-		if ((v = opt_value(argc, argv, &i, "--user", &bad)))
+		if ((v = adm_opt_value(argc, argv, &i, "--user", &bad)))
 			user = v;
-		else if (!bad && (v = opt_value(argc, argv, &i, "--ttl", &bad)))
+		else if (!bad && (v = adm_opt_value(argc, argv, &i, "--ttl", &bad)))
 			ttl = v;
 		else if (bad)
-			return usage(err, "enroll-token: %s needs a value",
+			return adm_usage(err, "enroll-token: %s needs a value",
 				     argv[i]);
 		else
-			return usage(err, "enroll-token: unexpected '%s'; see "
+			return adm_usage(err, "enroll-token: unexpected '%s'; see "
 				     "'sealtrace enroll-token --help'", argv[i]);
 	}
-	if (!user || !name_ok(user, ADMIN_NAME_MAX))
-		return usage(err, "enroll-token: needs --user NAME (a user made "
+	if (!user || !adm_name_ok(user, ADMIN_NAME_MAX))
+		return adm_usage(err, "enroll-token: needs --user NAME (a user made "
 			     "with 'sealtrace user add')%s", "");
 	json_t *o = json_object();
 	json_object_set_new(o, "user", json_string(user));
 	if (ttl) {
-		long long s = parse_duration(ttl);
+		long long s = adm_parse_duration(ttl);
 		if (s < ADMIN_TTL_MIN_S || s > ADMIN_TTL_MAX_S) {
 			json_decref(o);
-			return usage(err, "enroll-token: --ttl '%.32s' must be a "
+			return adm_usage(err, "enroll-token: --ttl '%.32s' must be a "
 				     "duration from 1s to 30d (e.g. 90m, 24h, "
 				     "7d)", ttl);
 		}
 		json_object_set_new(o, "ttl_s", json_integer(s));
 	}
 	char *body;
-	int rc = body_of(o, &body, err);
+	int rc = adm_body_of(o, &body, err);
 	if (rc < 0)
 		return rc;
 	struct call c = {"POST", "/v1/admin/enroll-tokens", body, strlen(body),
@@ -754,16 +714,16 @@ static int enroll_token(const struct admin_target *t, int argc, char **argv,
 	struct st_buf raw;
 	st_buf_init(&raw, true); /* holds the new token */
 	json_t *a = NULL;
-	rc = api_json(t, &c, &a, &raw, err);
+	rc = adm_api_json(t, &c, &a, &raw, err);
 	free(body);
 	if (rc == 0) {
-		const char *tok = jstr(a, "token");
+		const char *tok = adm_jstr(a, "token");
 		if (!*tok)
 			rc = st_fail(err, ST_E_HTTP, "enroll-token: the answer "
 				     "holds no token; is the server a sealtrace "
 				     "server of this version?");
 		else if (json)
-			print_raw(&raw, out);
+			adm_print_raw(&raw, out);
 		else
 			fprintf(out, "%s\n", tok); /* the one just created */
 	}
@@ -777,7 +737,7 @@ static int policy_apply(const struct admin_target *t, int argc, char **argv,
 			int json, FILE *out, struct st_error *err)
 {
 	if (argc != 2 || strcmp(argv[0], "apply"))
-		return usage(err, "policy: only 'policy apply FILE' talks to the "
+		return adm_usage(err, "policy: only 'policy apply FILE' talks to the "
 			     "server%s", "");
 	const char *file = argv[1];
 	struct st_buf b;
@@ -808,15 +768,15 @@ static int policy_apply(const struct admin_target *t, int argc, char **argv,
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
-	rc = api_json(t, &c, &a, &raw, err);
+	rc = adm_api_json(t, &c, &a, &raw, err);
 	st_buf_fini(&b);
 	if (rc == 0 && json) {
-		print_raw(&raw, out);
+		adm_print_raw(&raw, out);
 	} else if (rc == 0) {
 		bool changed = json_is_true(json_object_get(a, "changed"));
 		fprintf(out, "policy %s: policy sha256 %s, notice sha256 %s\n",
 			changed ? "applied" : "unchanged (already current)",
-			jstr(a, "policy_hash"), jstr(a, "notice_hash"));
+			adm_jstr(a, "policy_hash"), adm_jstr(a, "notice_hash"));
 		if (changed)
 			fprintf(out, "agents stop recording until their person "
 				"accepts the new notice\n");
@@ -829,7 +789,7 @@ static int policy_apply(const struct admin_target *t, int argc, char **argv,
 
 /* Writes data to a new file at path, 0600, atomically: a temporary file
  * beside it is linked into place, which fails if path appeared meanwhile. */
-static int write_new_0600(const char *path, const uint8_t *data, size_t len,
+int adm_write_new_0600(const char *path, const uint8_t *data, size_t len,
 			  struct st_error *err)
 {
 	char d[ADMIN_PATH_MAX], tmp[ADMIN_PATH_MAX + 32];
@@ -880,14 +840,14 @@ static int backup(const struct admin_target *t, int argc, char **argv,
 	const char *file = NULL;
 	for (int i = 0; i < argc; i++) {
 		int bad = 0;
-		const char *v = opt_value(argc, argv, &i, "--out", &bad);
+		const char *v = adm_opt_value(argc, argv, &i, "--out", &bad);
 		if (bad || !v)
-			return usage(err, "backup: unexpected '%s'; give --out "
+			return adm_usage(err, "backup: unexpected '%s'; give --out "
 				     "FILE", argv[i]);
 		file = v;
 	}
 	if (!file || !*file)
-		return usage(err, "backup: needs --out FILE (a new file)%s", "");
+		return adm_usage(err, "backup: needs --out FILE (a new file)%s", "");
 	struct stat st;
 	if (lstat(file, &st) == 0)
 		return st_fail(err, ST_E_EXISTS, "backup: %s exists; a backup "
@@ -896,17 +856,17 @@ static int backup(const struct admin_target *t, int argc, char **argv,
 			 ADMIN_BACKUP_MAX, ADMIN_BACKUP_TIMEOUT_MS};
 	struct st_buf raw;
 	st_buf_init(&raw, false);
-	int rc = api(t, &c, &raw, err);
+	int rc = adm_api(t, &c, &raw, err);
 	static const char magic[16] = "SQLite format 3";
 	if (rc == 0 && (raw.len < sizeof magic ||
 			memcmp(raw.p, magic, sizeof magic) != 0))
 		rc = st_fail(err, ST_E_HTTP, "backup: the answer is not an SQLite "
 			     "database (%zu bytes); nothing written", raw.len);
 	if (rc == 0)
-		rc = write_new_0600(file, raw.p, raw.len, err);
+		rc = adm_write_new_0600(file, raw.p, raw.len, err);
 	if (rc == 0) {
 		char sz[24];
-		fmt_bytes((double)raw.len, sz, sizeof sz);
+		adm_fmt_bytes((double)raw.len, sz, sizeof sz);
 		if (json) {
 			json_t *o = json_pack("{s:s, s:I}", "out", file, "bytes",
 					      (json_int_t)raw.len);
@@ -935,12 +895,12 @@ static int status(const struct admin_target *t, int json, FILE *out,
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
-	int rc = api_json(t, &c, &a, &raw, err);
+	int rc = adm_api_json(t, &c, &a, &raw, err);
 	if (rc == 0 && json) {
-		print_raw(&raw, out);
+		adm_print_raw(&raw, out);
 	} else if (rc == 0) {
 		char bytes[24];
-		fmt_bytes((double)jint(a, "segment_bytes"), bytes, sizeof bytes);
+		adm_fmt_bytes((double)adm_jint(a, "segment_bytes"), bytes, sizeof bytes);
 		fprintf(out,
 			"server:    %s (version %s, up %lld s)\n"
 			"people:    %lld\n"
@@ -949,12 +909,12 @@ static int status(const struct admin_target *t, int json, FILE *out,
 			"flags:     %lld\n"
 			"policy:    sha256 %s\n"
 			"notice:    sha256 %s\n",
-			t->url, jstr(a, "version"), jint(a, "uptime_s"),
-			jint(a, "people"), jint(a, "devices"),
-			jint(a, "devices_active"), jint(a, "segments"), bytes,
-			jint(a, "flags"),
-			*jstr(a, "policy_hash") ? jstr(a, "policy_hash") : "-",
-			*jstr(a, "notice_hash") ? jstr(a, "notice_hash") : "-");
+			t->url, adm_jstr(a, "version"), adm_jint(a, "uptime_s"),
+			adm_jint(a, "people"), adm_jint(a, "devices"),
+			adm_jint(a, "devices_active"), adm_jint(a, "segments"), bytes,
+			adm_jint(a, "flags"),
+			*adm_jstr(a, "policy_hash") ? adm_jstr(a, "policy_hash") : "-",
+			*adm_jstr(a, "notice_hash") ? adm_jstr(a, "notice_hash") : "-");
 		rc = control_table(t, out, err);
 	}
 	if (a)
@@ -988,12 +948,12 @@ static int scope_opt(int argc, char **argv, int *i, const char *cmd,
 	}
 	for (int k = 0; k < 3; k++) {
 		int bad = 0;
-		const char *v = opt_value(argc, argv, i, names[k], &bad);
+		const char *v = adm_opt_value(argc, argv, i, names[k], &bad);
 		if (bad)
-			return usage(err, "%s needs a value", names[k]);
+			return adm_usage(err, "%s needs a value", names[k]);
 		if (!v)
 			continue;
-		if (!name_ok(v, ADMIN_NAME_MAX))
+		if (!adm_name_ok(v, ADMIN_NAME_MAX))
 			return st_fail(err, ADMIN_E_USAGE, "%s: %s must be 1 "
 				       "to 254 printable bytes", cmd, names[k]);
 		json_object_set_new(o, "scope", json_string(scopes[k]));
@@ -1006,7 +966,7 @@ static int scope_opt(int argc, char **argv, int *i, const char *cmd,
 
 static const char *scope_text(const json_t *p, char *out, size_t cap)
 {
-	const char *s = jstr(p, "scope"), *v = jstr(p, "value");
+	const char *s = adm_jstr(p, "scope"), *v = adm_jstr(p, "value");
 	snprintf(out, cap, "%s%s%s", s, *v ? " " : "", v);
 	for (char *c = out; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
@@ -1021,7 +981,7 @@ static json_t *find_pause(json_t *ctl, long long id)
 	size_t i;
 	json_t *p;
 	json_array_foreach(json_object_get(ctl, "pauses"), i, p)
-		if (jint(p, "id") == id)
+		if (adm_jint(p, "id") == id)
 			return p;
 	return NULL;
 }
@@ -1050,7 +1010,7 @@ static int pause_wait(const struct admin_target *t, long long id,
 		struct st_buf raw;
 		st_buf_init(&raw, false);
 		json_t *a = NULL;
-		int rc = api_json(t, &c, &a, &raw, err);
+		int rc = adm_api_json(t, &c, &a, &raw, err);
 		st_buf_fini(&raw);
 		if (rc < 0)
 			return rc;
@@ -1061,14 +1021,14 @@ static int pause_wait(const struct admin_target *t, long long id,
 			return st_fail(err, ST_E_STATE, "pause %lld: no longer "
 				       "in force (resumed meanwhile)", id);
 		}
-		long long pending = jint(p, "pending");
-		long long offline = jint(p, "offline");
+		long long pending = adm_jint(p, "pending");
+		long long offline = adm_jint(p, "offline");
 		bool done = pending == 0;
 		if (done || took >= wait_ms) {
 			char when[32];
-			fmt_time(jint(p, "offline_stop_by_s"), when, sizeof when);
+			adm_fmt_time(adm_jint(p, "offline_stop_by_s"), when, sizeof when);
 			fprintf(out, "%lld of %lld device(s) confirmed after %lld "
-				"ms\n", jint(p, "confirmed"), jint(p, "devices"),
+				"ms\n", adm_jint(p, "confirmed"), adm_jint(p, "devices"),
 				took);
 			if (pending)
 				print_ids(out, "not yet confirmed", p,
@@ -1107,24 +1067,24 @@ static int pause_cmd(const struct admin_target *t, int argc, char **argv,
 		if ((rc = scope_opt(argc, argv, &i, "pause", o, &n_scopes,
 				    err)) != 0) {
 			rc = rc < 0 ? rc : 0;
-		} else if ((v = opt_value(argc, argv, &i, "--reason", &bad))) {
+		} else if ((v = adm_opt_value(argc, argv, &i, "--reason", &bad))) {
 			reason = v;
 		} else if (bad) {
-			rc = usage(err, "pause: %s needs a value", argv[i]);
+			rc = adm_usage(err, "pause: %s needs a value", argv[i]);
 		} else if (!strcmp(argv[i], "--wait")) {
 			wait = true;
 		} else if (!strcmp(argv[i], "--discard-unsent")) {
 			json_object_set_new(o, "discard_unsent", json_true());
 		} else {
-			rc = usage(err, "pause: unexpected '%s'; see 'sealtrace "
+			rc = adm_usage(err, "pause: unexpected '%s'; see 'sealtrace "
 				   "pause --help'", argv[i]);
 		}
 	}
 	if (rc == 0 && n_scopes != 1)
-		rc = usage(err, "pause: give exactly one of --all, --group G, "
+		rc = adm_usage(err, "pause: give exactly one of --all, --group G, "
 			   "--user NAME, --device ID%s", "");
 	if (rc == 0 && (!reason || !*reason || strlen(reason) > 200))
-		rc = usage(err, "pause: needs --reason TEXT (1 to 200 bytes): "
+		rc = adm_usage(err, "pause: needs --reason TEXT (1 to 200 bytes): "
 			   "it is recorded and shown to the people paused%s",
 			   "");
 	if (rc < 0) {
@@ -1133,7 +1093,7 @@ static int pause_cmd(const struct admin_target *t, int argc, char **argv,
 	}
 	json_object_set_new(o, "reason", json_string(reason));
 	char *body;
-	if ((rc = body_of(o, &body, err)) < 0)
+	if ((rc = adm_body_of(o, &body, err)) < 0)
 		return rc;
 	struct call c = {"POST", "/v1/admin/pause", body, strlen(body), NULL,
 			 0, 0};
@@ -1141,20 +1101,20 @@ static int pause_cmd(const struct admin_target *t, int argc, char **argv,
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
 	long long t0 = mono_ms_now();
-	rc = api_json(t, &c, &a, &raw, err);
+	rc = adm_api_json(t, &c, &a, &raw, err);
 	free(body);
 	if (rc == 0) {
 		char sc[300];
 		if (json)
-			print_raw(&raw, out);
+			adm_print_raw(&raw, out);
 		else
 			fprintf(out, "paused %s (lease sequence %lld, pause %lld): "
 				"%lld device(s) in scope; connected agents "
 				"stop within a second\n",
-				scope_text(a, sc, sizeof sc), jint(a, "seq"),
-				jint(a, "id"), jint(a, "devices"));
+				scope_text(a, sc, sizeof sc), adm_jint(a, "seq"),
+				adm_jint(a, "id"), adm_jint(a, "devices"));
 		if (wait)
-			rc = pause_wait(t, jint(a, "id"), t0, json ? stderr : out,
+			rc = pause_wait(t, adm_jint(a, "id"), t0, json ? stderr : out,
 					err);
 	}
 	if (a)
@@ -1174,43 +1134,43 @@ static int resume_cmd(const struct admin_target *t, int argc, char **argv,
 		if ((rc = scope_opt(argc, argv, &i, "resume", o, &n_scopes,
 				    err)) != 0) {
 			rc = rc < 0 ? rc : 0;
-		} else if ((v = opt_value(argc, argv, &i, "--reason", &bad))) {
+		} else if ((v = adm_opt_value(argc, argv, &i, "--reason", &bad))) {
 			if (strlen(v) > 200)
-				rc = usage(err, "resume: --reason over 200 "
+				rc = adm_usage(err, "resume: --reason over 200 "
 					   "bytes%s", "");
 			else
 				json_object_set_new(o, "reason",
 						    json_string(v));
 		} else if (bad) {
-			rc = usage(err, "resume: %s needs a value", argv[i]);
+			rc = adm_usage(err, "resume: %s needs a value", argv[i]);
 		} else {
-			rc = usage(err, "resume: unexpected '%s'; see "
+			rc = adm_usage(err, "resume: unexpected '%s'; see "
 				   "'sealtrace resume --help'", argv[i]);
 		}
 	}
 	if (rc == 0 && n_scopes != 1)
-		rc = usage(err, "resume: give exactly one of --all, --group G, "
+		rc = adm_usage(err, "resume: give exactly one of --all, --group G, "
 			   "--user NAME, --device ID (the scope paused)%s", "");
 	if (rc < 0) {
 		json_decref(o);
 		return rc;
 	}
 	char *body;
-	if ((rc = body_of(o, &body, err)) < 0)
+	if ((rc = adm_body_of(o, &body, err)) < 0)
 		return rc;
 	struct call c = {"POST", "/v1/admin/resume", body, strlen(body), NULL,
 			 0, 0};
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
-	rc = api_json(t, &c, &a, &raw, err);
+	rc = adm_api_json(t, &c, &a, &raw, err);
 	free(body);
 	if (rc == 0 && json)
-		print_raw(&raw, out);
+		adm_print_raw(&raw, out);
 	else if (rc == 0)
 		fprintf(out, "resumed %lld pause(s) (lease sequence %lld); "
 			"agents record again once they hold the new lease\n",
-			jint(a, "resumed"), jint(a, "seq"));
+			adm_jint(a, "resumed"), adm_jint(a, "seq"));
 	if (a)
 		json_decref(a);
 	st_buf_fini(&raw);
@@ -1225,12 +1185,12 @@ static int control_table(const struct admin_target *t, FILE *out,
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
-	int rc = api_json(t, &c, &a, &raw, err);
+	int rc = adm_api_json(t, &c, &a, &raw, err);
 	st_buf_fini(&raw);
 	if (rc < 0)
 		return rc;
 	json_t *ps = json_object_get(a, "pauses");
-	fprintf(out, "leases:    epoch %lld\n", jint(a, "epoch"));
+	fprintf(out, "leases:    epoch %lld\n", adm_jint(a, "epoch"));
 	if (!json_array_size(ps)) {
 		fprintf(out, "pauses:    none; every device may record\n");
 		json_decref(a);
@@ -1240,34 +1200,34 @@ static int control_table(const struct admin_target *t, FILE *out,
 	struct table tb = {.cols = 8};
 	const char *h[] = {"SCOPE", "STATE", "SINCE", "BY", "CONFIRMED",
 			   "PENDING", "OFFLINE (STOP BY)", "REASON"};
-	table_row(&tb, h);
+	adm_table_row(&tb, h);
 	size_t i;
 	json_t *p;
 	json_array_foreach(ps, i, p) {
 		char sc[300], since[32], conf[48], pend[24], off[64], stop[32];
-		fmt_time(jint(p, "since_s"), since, sizeof since);
-		snprintf(conf, sizeof conf, "%lld/%lld", jint(p, "confirmed"),
-			 jint(p, "devices"));
-		snprintf(pend, sizeof pend, "%lld", jint(p, "pending"));
-		fmt_time(jint(p, "offline_stop_by_s"), stop, sizeof stop);
-		if (jint(p, "offline"))
+		adm_fmt_time(adm_jint(p, "since_s"), since, sizeof since);
+		snprintf(conf, sizeof conf, "%lld/%lld", adm_jint(p, "confirmed"),
+			 adm_jint(p, "devices"));
+		snprintf(pend, sizeof pend, "%lld", adm_jint(p, "pending"));
+		adm_fmt_time(adm_jint(p, "offline_stop_by_s"), stop, sizeof stop);
+		if (adm_jint(p, "offline"))
 			snprintf(off, sizeof off, "%lld (%s)",
-				 jint(p, "offline"), stop);
+				 adm_jint(p, "offline"), stop);
 		else
 			snprintf(off, sizeof off, "0");
 		const char *row[] = {
 			scope_text(p, sc, sizeof sc),
 			json_is_true(json_object_get(p, "discard_unsent"))
 				? "paused, discard" : "paused",
-			since, jstr(p, "by"), conf, pend, off,
-			jstr(p, "reason")};
-		table_row(&tb, row);
+			since, adm_jstr(p, "by"), conf, pend, off,
+			adm_jstr(p, "reason")};
+		adm_table_row(&tb, row);
 	}
 	if (tb.oom)
 		rc = st_fail(err, ST_E_NOMEM, "status: out of memory");
 	else
-		table_print(&tb, out);
-	table_fini(&tb);
+		adm_table_print(&tb, out);
+	adm_table_fini(&tb);
 	json_decref(a);
 	return rc;
 }
@@ -1299,6 +1259,8 @@ static int dispatch(const struct admin_target *t, int argc, char **argv,
 		return pause_cmd(t, argc - 1, argv + 1, json, out, err);
 	if (!strcmp(cmd, "resume"))
 		return resume_cmd(t, argc - 1, argv + 1, json, out, err);
+	if (adm_access_known(argc, argv))
+		return adm_access_dispatch(t, argc, argv, json, out, err);
 	return st_fail(err, ADMIN_E_USAGE, "%s %s: not a command (or extra "
 		       "arguments); see 'sealtrace %s --help'", cmd, sub, cmd);
 }
@@ -1314,7 +1276,8 @@ static bool known_command(int argc, char **argv)
 	       (!strcmp(cmd, "policy") && !strcmp(sub, "apply")) ||
 	       !strcmp(cmd, "backup") || !strcmp(cmd, "pause") ||
 	       !strcmp(cmd, "resume") ||
-	       (!strcmp(cmd, "status") && argc == 1);
+	       (!strcmp(cmd, "status") && argc == 1) ||
+	       adm_access_known(argc, argv);
 }
 
 int st_admin_run(const struct st_admin_conn *conn, int argc, char **argv,

@@ -1,5 +1,6 @@
 /* api.c - the handlers of docs/api.md and the ingest committer. */
 #include "api.h"
+#include "api_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,8 @@
 #include "core/keys.h"
 #include "core/lease.h"
 #include "core/policy.h"
+#include "access/keywrap.h"
+#include "access/roles.h"
 #include "server/tls.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
@@ -46,8 +49,13 @@ unsigned st_api_status(int code, enum st_api_kind kind)
 	case ST_E_PAUSED: /* a segment under an old lease; enrollment paused */
 		return kind == ST_API_SEGMENT ? 422 : 403;
 	case ST_E_FORBIDDEN: case ST_E_TOKEN_INVALID: case ST_E_TOKEN_EXPIRED:
-	case ST_E_TOKEN_USED: case ST_E_USER_MISMATCH:
+	case ST_E_TOKEN_USED: case ST_E_USER_MISMATCH: case ST_E_PURPOSE:
+	case ST_E_TWO_PERSON: case ST_E_SCOPE:
 		return 403;
+	case ST_E_ERASED:
+		return 410;
+	case ST_E_STATE:
+		return 409;
 	case ST_E_NOT_FOUND:
 		return 404;
 	case ST_E_CONFLICT: case ST_E_EXISTS:
@@ -70,168 +78,18 @@ unsigned st_api_status(int code, enum st_api_kind kind)
 
 /* ---- the api ---- */
 
-struct job {
-	struct st_http_req *r;
-	const uint8_t *seg;
-	size_t len;
-	bool has_backlog;
-	uint64_t bl_segments, bl_bytes;
-	struct st_ingest_result res;
-};
-
-struct policy_cache {
-	bool have;
-	uint8_t hash[32], notice_hash[32];
-	int64_t applied_s;
-};
-
-struct st_api {
-	const struct st_server_config *cfg;
-	const struct st_clock *clock;
-	FILE *log;
-	int64_t started_s;
-
-	pthread_mutex_t store_mu; /* admin_store */
-	struct st_store *admin_store;
-	struct st_store *ingest_store;
-	struct st_store *check_store;
-
-	pthread_mutex_t pol_mu;
-	struct policy_cache pol;
-
-	uint8_t *ca_der;
-	size_t ca_der_len;
-	uint8_t ca_fp[32];
-	uint8_t lease_pk[32], lease_fp[32];
-	uint8_t master_pk[32];
-
-	/* committer queue: a ring of ST_API_QUEUE_MAX jobs */
-	pthread_mutex_t q_mu;
-	pthread_cond_t q_cv;
-	struct job *q[ST_API_QUEUE_MAX];
-	size_t q_head, q_n, q_bytes;
-	bool draining, committer_up, writer_up;
-	pthread_t committer, writer;
-	struct st_ingest_cfg icfg;
-	/* Two batches: the checker fills one while the writer commits the
-	 * other. ready: the one handed to the writer (NULL: none); busy[i]:
-	 * stage i is in the writer's hands. */
-	struct stage {
-		struct job **batch;            /* ST_INGEST_BATCH_MAX each */
-		struct st_ingest_item *items;
-		struct st_ingest_result *res;
-		size_t n;
-		struct st_ingest_prep *prep;   /* NULL when the check failed */
-		int rc;
-		struct st_error e;
-	} stage[2];
-	pthread_mutex_t h_mu;
-	pthread_cond_t h_cv;
-	struct stage *ready;
-	bool busy[2];
-	bool checker_done;
-	struct backlog {
-		uint8_t id[16];
-		uint64_t segs, bytes;
-	} *bl;
-
-	/* control: everything below under ctl_mu (taken after store_mu,
-	 * never before it) */
-	pthread_mutex_t ctl_mu;
-	pthread_cond_t tick_cv;
-	/* Pause confirmations believed (in ctl_dev) and not yet stored: the
-	 * ticker stores them in one transaction every tick, so that 10,000
-	 * agents confirming a pause cost a few commits, not 10,000, on the
-	 * thread that delivers the pause. Under ctl_mu. */
-	struct pending_confirm {
-		uint8_t dev[16];
-		char dev_hex[33];
-		uint64_t epoch, last_seq;
-		int64_t t;
-	} *pconf;
-	size_t n_pconf;
-	uint64_t epoch;
-	struct ctl_scope *scopes;  /* every scope a pause ever named */
-	size_t n_scopes, cap_scopes;
-	struct st_pause *force;    /* the pauses in force */
-	size_t n_force, cap_force;
-	struct ctl_dev *devs;      /* open addressing by device id */
-	size_t dev_cap, dev_n;
-	struct areq *held_head, *held_tail; /* held polls, oldest first */
-	size_t n_held;
-	bool ctl_closing, ticker_stop, ticker_up;
-	pthread_t ticker;
-	uint8_t *lease_sk;         /* sodium_malloc'ed, 64 bytes */
-	uint32_t validity_ms, hold_s;
-};
-
-/* Per scope a pause ever named: the newest pause and the newest pause or
- * resume (a device's lease sequence is the largest last_event over the
- * scopes covering it). Scopes are acts of officers: few, so a linear scan
- * per lookup is cheap beside the request it serves. */
-struct ctl_scope {
-	int scope;
-	char value[ST_STORE_SCOPE_VALUE_MAX + 1];
-	uint64_t last_event, last_pause;
-};
-
-/* What the server knows of one device's control channel. */
-struct ctl_dev {
-	uint8_t id[16];
-	bool used;
-	bool revoked;          /* revoked since start: held polls get 403 */
-	unsigned held;         /* polls held now */
-	int64_t last_answer_s; /* last lease answered (0: none since start) */
-	int64_t last_poll_s;
-	int agent_state;       /* as the agent last said */
-	uint64_t conf_epoch;   /* newest pause it confirmed (0: none) */
-	uint64_t conf_last_seq;
-};
-
-/* What a request carries between phases. */
-enum route {
-	R_NONE = 0,
-	R_HEALTH, R_CA, R_ENROLL, R_SEGMENTS,
-	R_DEV_POLICY, R_DEV_ACCEPT, R_DEV_FORGET,
-	R_A_STATUS, R_A_USERS_ADD, R_A_USERS_LIST, R_A_DEVICES,
-	R_A_REVOKE, R_A_ETOKENS, R_A_POLICY_GET, R_A_POLICY_APPLY,
-	R_A_BACKUP, R_A_FLAGS,
-	R_DEV_LEASE, R_A_PAUSE, R_A_RESUME, R_A_CONTROL,
-};
-
-struct areq {
-	enum route route;
-	uint8_t path_id[16]; /* /v1/admin/devices/{id}/revoke */
-	struct job job;      /* R_SEGMENTS */
-	char token_name[ST_STORE_TOKEN_NAME_MAX + 1]; /* admin routes */
-	/* R_DEV_LEASE: the poll, kept while it is held */
-	struct st_http_req *r;
-	uint8_t dev[16];
-	char dev_hex[33];
-	char person[ST_STORE_NAME_MAX + 1];
-	char group[ST_STORE_GROUP_MAX + 1];
-	uint8_t nonce[16];
-	uint64_t have_seq;
-	uint64_t deadline_ns; /* monotonic */
-	bool held;            /* in the held list (under ctl_mu) */
-	atomic_bool in_list;  /* the same, readable without the lock */
-	struct areq *prev, *next;
-};
-
 /* The kill switch's memory (further down), for the handlers before it. */
 static struct ctl_dev *dev_get(struct st_api *a, const uint8_t id[16],
 			       bool make);
 static void wake(struct st_api *a, int scope, const char *value,
 		 const uint8_t *dev);
 
-static int64_t now_s(const struct st_api *a)
+int64_t api_now_s(const struct st_api *a)
 {
 	return (int64_t)(st_wall_ns(a->clock) / 1000000000ull);
 }
 
-static void logf_(struct st_api *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void logf_(struct st_api *a, const char *fmt, ...)
+void api_log(struct st_api *a, const char *fmt, ...)
 {
 	if (!a->log)
 		return;
@@ -246,7 +104,7 @@ static void logf_(struct st_api *a, const char *fmt, ...)
 
 /* ---- answers ---- */
 
-static void reply_json(struct st_http_req *r, unsigned status, json_t *j)
+void api_reply_json(struct st_http_req *r, unsigned status, json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
@@ -260,7 +118,7 @@ static void reply_json(struct st_http_req *r, unsigned status, json_t *j)
 	free(s);
 }
 
-static void reply_err(struct st_http_req *r, enum st_api_kind kind, int code,
+void api_reply_err(struct st_http_req *r, enum st_api_kind kind, int code,
 		      const struct st_error *e)
 {
 	const char *msg = e && e->code == code && e->msg[0] ? e->msg
@@ -268,9 +126,7 @@ static void reply_err(struct st_http_req *r, enum st_api_kind kind, int code,
 	st_http_reply_error(r, st_api_status(code, kind), code, msg);
 }
 
-static void reply_fail(struct st_http_req *r, enum st_api_kind kind, int code,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void reply_fail(struct st_http_req *r, enum st_api_kind kind, int code,
+void api_reply_fail(struct st_http_req *r, enum st_api_kind kind, int code,
 		       const char *fmt, ...)
 {
 	char msg[ST_ERROR_MSG_MAX];
@@ -281,21 +137,21 @@ static void reply_fail(struct st_http_req *r, enum st_api_kind kind, int code,
 	st_http_reply_error(r, st_api_status(code, kind), code, msg);
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
+void api_hex(const uint8_t *p, size_t n, char *out)
 {
 	sodium_bin2hex(out, n * 2 + 1, p, n);
 }
 
-static json_t *j_hex(const uint8_t *p, size_t n)
+json_t *api_j_hex(const uint8_t *p, size_t n)
 {
 	char s[129];
 	if (n > 64)
 		return NULL;
-	hex(p, n, s);
+	api_hex(p, n, s);
 	return json_string(s);
 }
 
-static json_t *j_b64(const uint8_t *p, size_t n)
+json_t *api_j_b64(const uint8_t *p, size_t n)
 {
 	size_t cap = sodium_base64_encoded_len(n, B64);
 	char *s = malloc(cap);
@@ -307,19 +163,19 @@ static json_t *j_b64(const uint8_t *p, size_t n)
 	return j;
 }
 
-static json_t *j_int(int64_t v)
+json_t *api_j_int(int64_t v)
 {
 	return json_integer((json_int_t)v);
 }
 
-static json_t *j_u64(uint64_t v)
+json_t *api_j_u64(uint64_t v)
 {
 	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
 /* ---- request bodies ---- */
 
-static int load_obj(const uint8_t *body, size_t len, json_t **out,
+int api_load_obj(const uint8_t *body, size_t len, json_t **out,
 		    struct st_error *err)
 {
 	json_error_t je;
@@ -345,7 +201,7 @@ static int load_obj(const uint8_t *body, size_t len, json_t **out,
 }
 
 /* Every key of o must be in keys (NULL-terminated). */
-static int only_keys(json_t *o, const char *const *keys, struct st_error *err)
+int api_only_keys(json_t *o, const char *const *keys, struct st_error *err)
 {
 	const char *k;
 	json_t *v;
@@ -372,7 +228,7 @@ static int only_keys(json_t *o, const char *const *keys, struct st_error *err)
 }
 
 /* A string of 0..max bytes without control characters into out. */
-static int get_str(json_t *o, const char *key, bool required, size_t min,
+int api_get_str(json_t *o, const char *key, bool required, size_t min,
 		   size_t max, char *out, size_t cap, struct st_error *err)
 {
 	json_t *v = json_object_get(o, key);
@@ -404,7 +260,7 @@ static int get_str(json_t *o, const char *key, bool required, size_t min,
 	return 0;
 }
 
-static int get_hex(json_t *o, const char *key, uint8_t *out, size_t n,
+int api_get_hex(json_t *o, const char *key, uint8_t *out, size_t n,
 		   struct st_error *err)
 {
 	json_t *v = json_object_get(o, key);
@@ -423,7 +279,7 @@ static int get_hex(json_t *o, const char *key, uint8_t *out, size_t n,
 	return 0;
 }
 
-static int get_b64(json_t *o, const char *key, uint8_t *out, size_t n,
+int api_get_b64(json_t *o, const char *key, uint8_t *out, size_t n,
 		   struct st_error *err)
 {
 	json_t *v = json_object_get(o, key);
@@ -444,7 +300,7 @@ static int get_b64(json_t *o, const char *key, uint8_t *out, size_t n,
 	return 0;
 }
 
-static int get_int(json_t *o, const char *key, bool required, int64_t min,
+int api_get_int(json_t *o, const char *key, bool required, int64_t min,
 		   int64_t max, int64_t *out, struct st_error *err)
 {
 	json_t *v = json_object_get(o, key);
@@ -474,17 +330,17 @@ int st_api_parse_enroll(const uint8_t *body, size_t len,
 					   "local_user", "hostname", NULL};
 	memset(out, 0, sizeof *out);
 	json_t *o = NULL;
-	int rc = load_obj(body, len, &o, err);
+	int rc = api_load_obj(body, len, &o, err);
 	if (rc < 0)
 		return rc;
-	if ((rc = only_keys(o, keys, err)) < 0 ||
-	    (rc = get_str(o, "token", true, 1, ST_TOKEN_TEXT_MAX - 1,
+	if ((rc = api_only_keys(o, keys, err)) < 0 ||
+	    (rc = api_get_str(o, "token", true, 1, ST_TOKEN_TEXT_MAX - 1,
 			  out->token, sizeof out->token, err)) < 0 ||
-	    (rc = get_b64(o, "device_public_key", out->device_pk, 32, err)) <
+	    (rc = api_get_b64(o, "device_public_key", out->device_pk, 32, err)) <
 		    0 ||
-	    (rc = get_str(o, "local_user", true, 1, ST_STORE_USER_MAX,
+	    (rc = api_get_str(o, "local_user", true, 1, ST_STORE_USER_MAX,
 			  out->local_user, sizeof out->local_user, err)) < 0 ||
-	    (rc = get_str(o, "hostname", false, 0, ST_STORE_HOST_MAX,
+	    (rc = api_get_str(o, "hostname", false, 0, ST_STORE_HOST_MAX,
 			  out->hostname, sizeof out->hostname, err)) < 0) {
 		/* falls through to the wipe */
 	}
@@ -507,14 +363,14 @@ int st_api_parse_acceptance(const uint8_t *body, size_t len,
 					   "accepted_s", NULL};
 	memset(out, 0, sizeof *out);
 	json_t *o = NULL;
-	int rc = load_obj(body, len, &o, err);
+	int rc = api_load_obj(body, len, &o, err);
 	if (rc < 0)
 		return rc;
-	if ((rc = only_keys(o, keys, err)) < 0 ||
-	    (rc = get_hex(o, "notice_hash", out->notice_hash, 32, err)) < 0 ||
-	    (rc = get_str(o, "local_user", true, 1, ST_STORE_USER_MAX,
+	if ((rc = api_only_keys(o, keys, err)) < 0 ||
+	    (rc = api_get_hex(o, "notice_hash", out->notice_hash, 32, err)) < 0 ||
+	    (rc = api_get_str(o, "local_user", true, 1, ST_STORE_USER_MAX,
 			  out->local_user, sizeof out->local_user, err)) < 0 ||
-	    (rc = get_int(o, "accepted_s", true, 1, INT64_MAX / 2,
+	    (rc = api_get_int(o, "accepted_s", true, 1, INT64_MAX / 2,
 			  &out->accepted_s, err)) < 0) {
 	}
 	json_decref(o);
@@ -528,15 +384,15 @@ int st_api_parse_forget(const uint8_t *body, size_t len,
 					   NULL};
 	memset(out, 0, sizeof *out);
 	json_t *o = NULL;
-	int rc = load_obj(body, len, &o, err);
+	int rc = api_load_obj(body, len, &o, err);
 	if (rc < 0)
 		return rc;
 	int64_t from = 0, to = 0;
-	if ((rc = only_keys(o, keys, err)) < 0 ||
-	    (rc = get_hex(o, "request_id", out->request_id, 16, err)) < 0 ||
-	    (rc = get_int(o, "from_min", true, 0, UINT32_MAX, &from, err)) <
+	if ((rc = api_only_keys(o, keys, err)) < 0 ||
+	    (rc = api_get_hex(o, "request_id", out->request_id, 16, err)) < 0 ||
+	    (rc = api_get_int(o, "from_min", true, 0, UINT32_MAX, &from, err)) <
 		    0 ||
-	    (rc = get_int(o, "to_min", true, 0, UINT32_MAX, &to, err)) < 0) {
+	    (rc = api_get_int(o, "to_min", true, 0, UINT32_MAX, &to, err)) < 0) {
 	} else if (from > to) {
 		rc = st_fail(err, ST_E_INVAL,
 			     "request body: from_min %" PRId64
@@ -555,13 +411,13 @@ int st_api_parse_user_add(const uint8_t *body, size_t len,
 	static const char *const keys[] = {"name", "group", NULL};
 	memset(out, 0, sizeof *out);
 	json_t *o = NULL;
-	int rc = load_obj(body, len, &o, err);
+	int rc = api_load_obj(body, len, &o, err);
 	if (rc < 0)
 		return rc;
-	if ((rc = only_keys(o, keys, err)) < 0 ||
-	    (rc = get_str(o, "name", true, 1, ST_STORE_NAME_MAX, out->name,
+	if ((rc = api_only_keys(o, keys, err)) < 0 ||
+	    (rc = api_get_str(o, "name", true, 1, ST_STORE_NAME_MAX, out->name,
 			  sizeof out->name, err)) < 0 ||
-	    (rc = get_str(o, "group", false, 0, ST_STORE_GROUP_MAX, out->group,
+	    (rc = api_get_str(o, "group", false, 0, ST_STORE_GROUP_MAX, out->group,
 			  sizeof out->group, err)) < 0) {
 	}
 	json_decref(o);
@@ -576,16 +432,16 @@ int st_api_parse_enroll_token(const uint8_t *body, size_t len,
 	static const char *const keys[] = {"user", "ttl_s", NULL};
 	memset(out, 0, sizeof *out);
 	json_t *o = NULL;
-	int rc = load_obj(body, len, &o, err);
+	int rc = api_load_obj(body, len, &o, err);
 	if (rc < 0)
 		return rc;
 	int64_t ttl = ttl_default_s ? ttl_default_s : 86400;
 	if (ttl > ST_API_ENROLL_TTL_MAX_S)
 		ttl = ST_API_ENROLL_TTL_MAX_S;
-	if ((rc = only_keys(o, keys, err)) < 0 ||
-	    (rc = get_str(o, "user", true, 1, ST_STORE_NAME_MAX, out->user,
+	if ((rc = api_only_keys(o, keys, err)) < 0 ||
+	    (rc = api_get_str(o, "user", true, 1, ST_STORE_NAME_MAX, out->user,
 			  sizeof out->user, err)) < 0 ||
-	    (rc = get_int(o, "ttl_s", false, 1, ST_API_ENROLL_TTL_MAX_S, &ttl,
+	    (rc = api_get_int(o, "ttl_s", false, 1, ST_API_ENROLL_TTL_MAX_S, &ttl,
 			  err)) < 0) {
 	}
 	json_decref(o);
@@ -627,7 +483,7 @@ static int parse_scope(json_t *o, struct st_api_pause_req *out,
 		       struct st_error *err)
 {
 	char scope[16];
-	int rc = get_str(o, "scope", true, 1, 15, scope, sizeof scope, err);
+	int rc = api_get_str(o, "scope", true, 1, 15, scope, sizeof scope, err);
 	if (rc < 0)
 		return rc;
 	out->scope = st_scope_from_name(scope);
@@ -644,7 +500,7 @@ static int parse_scope(json_t *o, struct st_api_pause_req *out,
 	      json_string_length(json_object_get(o, "value")) == 0))
 		return st_fail(err, ST_E_INVAL,
 			       "request body: scope all takes no \"value\"");
-	if ((rc = get_str(o, "value", !all, all ? 0 : 1, max, out->value,
+	if ((rc = api_get_str(o, "value", !all, all ? 0 : 1, max, out->value,
 			  sizeof out->value, err)) < 0)
 		return rc;
 	if (out->scope == ST_SCOPE_DEVICE) {
@@ -672,13 +528,13 @@ int st_api_parse_pause(const uint8_t *body, size_t len,
 					   "discard_unsent", NULL};
 	memset(out, 0, sizeof *out);
 	json_t *o = NULL;
-	int rc = load_obj(body, len, &o, err);
+	int rc = api_load_obj(body, len, &o, err);
 	if (rc < 0)
 		return rc;
 	json_t *d = json_object_get(o, "discard_unsent");
-	if ((rc = only_keys(o, keys, err)) < 0 ||
+	if ((rc = api_only_keys(o, keys, err)) < 0 ||
 	    (rc = parse_scope(o, out, err)) < 0 ||
-	    (rc = get_str(o, "reason", true, 1, ST_STORE_REASON_MAX,
+	    (rc = api_get_str(o, "reason", true, 1, ST_STORE_REASON_MAX,
 			  out->reason, sizeof out->reason, err)) < 0) {
 	} else if (d && !json_is_boolean(d)) {
 		rc = st_fail(err, ST_E_JSON, "request body: \"discard_unsent\" "
@@ -696,12 +552,12 @@ int st_api_parse_resume(const uint8_t *body, size_t len,
 	static const char *const keys[] = {"scope", "value", "reason", NULL};
 	memset(out, 0, sizeof *out);
 	json_t *o = NULL;
-	int rc = load_obj(body, len, &o, err);
+	int rc = api_load_obj(body, len, &o, err);
 	if (rc < 0)
 		return rc;
-	if ((rc = only_keys(o, keys, err)) < 0 ||
+	if ((rc = api_only_keys(o, keys, err)) < 0 ||
 	    (rc = parse_scope(o, out, err)) < 0 ||
-	    (rc = get_str(o, "reason", false, 0, ST_STORE_REASON_MAX,
+	    (rc = api_get_str(o, "reason", false, 0, ST_STORE_REASON_MAX,
 			  out->reason, sizeof out->reason, err)) < 0) {
 	}
 	json_decref(o);
@@ -719,17 +575,17 @@ int st_api_parse_lease(const uint8_t *body, size_t len,
 					     "stopped"};
 	memset(out, 0, sizeof *out);
 	json_t *o = NULL;
-	int rc = load_obj(body, len, &o, err);
+	int rc = api_load_obj(body, len, &o, err);
 	if (rc < 0)
 		return rc;
 	int64_t have = 0, cs = 0, cl = 0;
 	char state[24];
 	json_t *c = json_object_get(o, "confirm");
-	if ((rc = only_keys(o, keys, err)) < 0 ||
-	    (rc = get_hex(o, "nonce", out->nonce, 16, err)) < 0 ||
-	    (rc = get_int(o, "have_seq", true, 0, INT64_MAX, &have, err)) <
+	if ((rc = api_only_keys(o, keys, err)) < 0 ||
+	    (rc = api_get_hex(o, "nonce", out->nonce, 16, err)) < 0 ||
+	    (rc = api_get_int(o, "have_seq", true, 0, INT64_MAX, &have, err)) <
 		    0 ||
-	    (rc = get_str(o, "state", true, 1, 20, state, sizeof state,
+	    (rc = api_get_str(o, "state", true, 1, 20, state, sizeof state,
 			  err)) < 0)
 		goto out;
 	for (int i = ST_API_AGENT_RECORDING; i <= ST_API_AGENT_STOPPED; i++)
@@ -749,10 +605,10 @@ int st_api_parse_lease(const uint8_t *body, size_t len,
 				     "\"last_seq\"}");
 			goto out;
 		}
-		if ((rc = only_keys(c, ckeys, err)) < 0 ||
-		    (rc = get_int(c, "seq", true, 1, INT64_MAX, &cs, err)) <
+		if ((rc = api_only_keys(c, ckeys, err)) < 0 ||
+		    (rc = api_get_int(c, "seq", true, 1, INT64_MAX, &cs, err)) <
 			    0 ||
-		    (rc = get_int(c, "last_seq", true, 0, INT64_MAX, &cl,
+		    (rc = api_get_int(c, "last_seq", true, 0, INT64_MAX, &cl,
 				  err)) < 0) {
 			st_error_prefix(err, "confirm: ");
 			goto out;
@@ -794,11 +650,11 @@ static json_t *policy_json(const struct st_store_policy *p)
 {
 	json_t *j = json_object();
 	json_object_set_new(j, "policy", json_stringn(p->json, p->json_len));
-	json_object_set_new(j, "policy_hash", j_hex(p->hash, 32));
+	json_object_set_new(j, "policy_hash", api_j_hex(p->hash, 32));
 	json_object_set_new(j, "notice",
 			    json_stringn((const char *)p->notice,
 					 p->notice_len));
-	json_object_set_new(j, "notice_hash", j_hex(p->notice_hash, 32));
+	json_object_set_new(j, "notice_hash", api_j_hex(p->notice_hash, 32));
 	/* a member that failed to format is missing: caught below */
 	if (json_object_size(j) != 4) {
 		json_decref(j);
@@ -894,7 +750,7 @@ static void *writer_main(void *arg)
 			rc = st_ingest_commit(a->ingest_store, sg->prep, res, &e);
 		sg->prep = NULL;
 		if (rc < 0)
-			logf_(a, "ingest: a batch of %zu segments was not "
+			api_log(a, "ingest: a batch of %zu segments was not "
 				 "committed: %s", n, e.msg);
 		size_t nb = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -928,7 +784,7 @@ static void *writer_main(void *arg)
 		pthread_cond_broadcast(&a->h_cv);
 		pthread_mutex_unlock(&a->h_mu);
 		if (nb) {
-			int64_t t = now_s(a);
+			int64_t t = api_now_s(a);
 			struct st_error be = {0};
 			int brc = st_store_begin(a->ingest_store, &be);
 			for (size_t k = 0; brc == 0 && k < nb; k++)
@@ -940,7 +796,7 @@ static void *writer_main(void *arg)
 			else if (st_store_in_tx(a->ingest_store))
 				st_store_rollback(a->ingest_store, NULL);
 			if (brc < 0)
-				logf_(a, "ingest: backlog reports not "
+				api_log(a, "ingest: backlog reports not "
 					 "recorded: %s", be.msg);
 		}
 	}
@@ -967,9 +823,10 @@ static bool submit(struct st_api *a, struct job *j)
 
 /* ---- authentication ---- */
 
-/* Authorization: Bearer sta_...; every failure is the same 401. */
-static int admin_auth(struct st_api *a, struct st_http_req *r, char *name,
-		      struct st_error *err)
+/* Authorization: Bearer sta_...; every failure is the same 401. With
+ * store_mu held; t receives the token's row. */
+static int token_auth(struct st_api *a, struct st_http_req *r,
+		      struct st_token *t, struct st_error *err)
 {
 	static const char msg[] =
 		"API token: missing, malformed, unknown, expired or revoked; "
@@ -984,23 +841,14 @@ static int admin_auth(struct st_api *a, struct st_http_req *r, char *name,
 	uint8_t hash[ST_TOKEN_HASH_LEN];
 	if (st_admin_token_hash(h, hash, NULL) < 0)
 		return st_fail(err, ST_E_AUTH, "%s", msg);
-	struct st_token t;
-	memset(&t, 0, sizeof t);
-	pthread_mutex_lock(&a->store_mu);
-	int rc = st_store_token_find(a->admin_store, hash, &t, err);
-	pthread_mutex_unlock(&a->store_mu);
+	memset(t, 0, sizeof *t);
+	int rc = st_store_token_find(a->admin_store, hash, t, err);
 	if (rc == ST_E_NOT_FOUND)
 		return st_fail(err, ST_E_AUTH, "%s", msg);
 	if (rc < 0)
 		return rc;
-	if (t.revoked || (t.expires_s != 0 && now_s(a) >= t.expires_s))
+	if (t->revoked || (t->expires_s != 0 && api_now_s(a) >= t->expires_s))
 		return st_fail(err, ST_E_AUTH, "%s", msg);
-	if (strcmp(t.role, "admin") != 0)
-		return st_fail(err, ST_E_FORBIDDEN,
-			       "API token \"%s\": role \"%s\" may not use "
-			       "/v1/admin; use an admin token",
-			       t.name, t.role);
-	memcpy(name, t.name, sizeof t.name); /* who, for the record */
 	return 0;
 }
 
@@ -1017,7 +865,7 @@ static int device_auth(struct st_api *a, struct st_http_req *r,
 	if (rc < 0)
 		return rc;
 	char idh[33];
-	hex(id, 16, idh);
+	api_hex(id, 16, idh);
 	rc = st_store_device_get(a->admin_store, id, dev, err);
 	if (rc == ST_E_NOT_FOUND)
 		return st_fail(err, ST_E_AUTH,
@@ -1031,7 +879,7 @@ static int device_auth(struct st_api *a, struct st_http_req *r,
 	rc = st_devreq_verify(dev->public_key, st_http_method(r),
 			      st_http_target(r), body, len,
 			      st_http_header(r, ST_DEVREQ_HDR_TIME),
-			      st_http_header(r, ST_DEVREQ_HDR_SIG), now_s(a),
+			      st_http_header(r, ST_DEVREQ_HDR_SIG), api_now_s(a),
 			      a->cfg->request_window_s, err);
 	if (rc < 0)
 		return rc;
@@ -1054,21 +902,21 @@ static int device_auth(struct st_api *a, struct st_http_req *r,
 static void h_health(struct st_api *a, struct st_http_req *r)
 {
 	(void)a;
-	reply_json(r, 200, json_pack("{s:b,s:s}", "ok", 1, "version",
+	api_reply_json(r, 200, json_pack("{s:b,s:s}", "ok", 1, "version",
 				     ST_API_VERSION));
 }
 
 static void h_ca(struct st_api *a, struct st_http_req *r)
 {
 	if (!a->ca_der) {
-		reply_fail(r, ST_API_GENERAL, ST_E_NOT_FOUND,
+		api_reply_fail(r, ST_API_GENERAL, ST_E_NOT_FOUND,
 			   "CA: this server runs plain HTTP without a CA");
 		return;
 	}
 	json_t *j = json_object();
-	json_object_set_new(j, "ca_der", j_b64(a->ca_der, a->ca_der_len));
-	json_object_set_new(j, "lease_public_key", j_b64(a->lease_pk, 32));
-	reply_json(r, 200, j);
+	json_object_set_new(j, "ca_der", api_j_b64(a->ca_der, a->ca_der_len));
+	json_object_set_new(j, "lease_public_key", api_j_b64(a->lease_pk, 32));
+	api_reply_json(r, 200, j);
 }
 
 /* The device row leaves its person all zero: the store gives it the
@@ -1094,7 +942,7 @@ static void h_enroll(struct st_api *a, struct st_http_req *r)
 	struct st_error e = {0};
 	int rc = st_api_parse_enroll(body, len, &q, &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	uint8_t secret[ST_TOKEN_SECRET_LEN], ca_fp[32], lease_fp[32];
@@ -1102,7 +950,7 @@ static void h_enroll(struct st_api *a, struct st_http_req *r)
 	rc = st_enroll_token_parse(q.token, secret, ca_fp, lease_fp, &e);
 	sodium_memzero(q.token, sizeof q.token);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	st_enroll_secret_hash(secret, hash);
@@ -1121,7 +969,7 @@ static void h_enroll(struct st_api *a, struct st_http_req *r)
 	pthread_mutex_unlock(&a->ctl_mu);
 	if (paused) {
 		sodium_memzero(hash, sizeof hash);
-		reply_fail(r, ST_API_GENERAL, ST_E_PAUSED,
+		api_reply_fail(r, ST_API_GENERAL, ST_E_PAUSED,
 			   "enroll: every device is paused (\"%s\"); enroll "
 			   "after `sealtrace resume --all`",
 			   why);
@@ -1133,7 +981,7 @@ static void h_enroll(struct st_api *a, struct st_http_req *r)
 	randombytes_buf(d.id, sizeof d.id);
 	memcpy(d.public_key, q.device_pk, 32);
 	d.active = true;
-	d.enrolled_s = now_s(a);
+	d.enrolled_s = api_now_s(a);
 	memcpy(d.local_user, q.local_user, sizeof d.local_user);
 	memcpy(d.hostname, q.hostname, sizeof d.hostname);
 
@@ -1145,7 +993,7 @@ static void h_enroll(struct st_api *a, struct st_http_req *r)
 	rc = load_current(a, &p, &e);
 	if (rc == ST_E_NOT_FOUND) {
 		pthread_mutex_unlock(&a->store_mu);
-		reply_fail(r, ST_API_GENERAL, ST_E_NOT_FOUND,
+		api_reply_fail(r, ST_API_GENERAL, ST_E_NOT_FOUND,
 			   "enroll: the server has no policy yet; an "
 			   "administrator runs `sealtrace policy apply`");
 		return;
@@ -1162,25 +1010,25 @@ static void h_enroll(struct st_api *a, struct st_http_req *r)
 		if (rc == ST_E_EXISTS)
 			st_fail(&e, rc, "enroll: this device key is enrolled "
 				"already; make a new device key");
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		st_store_policy_fini(&p);
 		return;
 	}
 	json_t *j = policy_json(&p);
 	st_store_policy_fini(&p);
 	if (j) {
-		json_object_set_new(j, "device_id", j_hex(d.id, 16));
-		json_object_set_new(j, "person_id", j_hex(person.id, 16));
+		json_object_set_new(j, "device_id", api_j_hex(d.id, 16));
+		json_object_set_new(j, "person_id", api_j_hex(person.id, 16));
 		json_object_set_new(j, "person_name", json_string(person.name));
 		json_object_set_new(j, "person_public_key",
-				    j_b64(person.public_key, 32));
+				    api_j_b64(person.public_key, 32));
 		json_object_set_new(j, "lease_public_key",
-				    j_b64(a->lease_pk, 32));
+				    api_j_b64(a->lease_pk, 32));
 	}
 	char idh[33];
-	hex(d.id, 16, idh);
+	api_hex(d.id, 16, idh);
 	st_http_detail(r, "device=%s", idh);
-	reply_json(r, 201, j);
+	api_reply_json(r, 201, j);
 }
 
 /* ---- handlers: device ---- */
@@ -1199,7 +1047,7 @@ static void h_segment_body(struct st_api *a, struct st_http_req *r,
 		bl && st_api_parse_backlog(bl, &q->job.bl_segments,
 					   &q->job.bl_bytes, NULL) == 0;
 	if (!submit(a, &q->job))
-		reply_fail(r, ST_API_SEGMENT, ST_E_UNAVAILABLE,
+		api_reply_fail(r, ST_API_SEGMENT, ST_E_UNAVAILABLE,
 			   "segments: the server is %s; retry later",
 			   a->draining ? "shutting down" : "busy");
 }
@@ -1210,11 +1058,11 @@ static void h_segment_done(struct st_api *a, struct st_http_req *r,
 	const struct st_ingest_result *res = &q->job.res;
 	char dev[33] = "-";
 	if (res->parsed) {
-		hex(res->device_id, 16, dev);
+		api_hex(res->device_id, 16, dev);
 		st_http_detail(r, "device=%s seq=%" PRIu64, dev, res->seq);
 	}
 	if (res->code < 0) {
-		reply_err(r, ST_API_SEGMENT, res->code, &res->err);
+		api_reply_err(r, ST_API_SEGMENT, res->code, &res->err);
 		return;
 	}
 	struct policy_cache pc;
@@ -1225,10 +1073,10 @@ static void h_segment_done(struct st_api *a, struct st_http_req *r,
 						? "duplicate"
 						: "stored"));
 	json_object_set_new(j, "device", json_string(dev));
-	json_object_set_new(j, "seq", j_u64(res->seq));
+	json_object_set_new(j, "seq", api_j_u64(res->seq));
 	json_object_set_new(j, "notice_hash",
-			    pc.have ? j_hex(pc.notice_hash, 32) : json_null());
-	reply_json(r, 200, j);
+			    pc.have ? api_j_hex(pc.notice_hash, 32) : json_null());
+	api_reply_json(r, 200, j);
 }
 
 static void h_dev_policy(struct st_api *a, struct st_http_req *r,
@@ -1242,15 +1090,15 @@ static void h_dev_policy(struct st_api *a, struct st_http_req *r,
 	if (rc < 0) {
 		if (rc == ST_E_NOT_FOUND)
 			st_fail(&e, rc, "policy: none is current yet");
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	json_t *j = policy_json(&p);
 	st_store_policy_fini(&p);
 	if (j)
 		json_object_set_new(j, "person_public_key",
-				    j_b64(person->public_key, 32));
-	reply_json(r, 200, j);
+				    api_j_b64(person->public_key, 32));
+	api_reply_json(r, 200, j);
 }
 
 static void h_dev_accept(struct st_api *a, struct st_http_req *r,
@@ -1262,24 +1110,24 @@ static void h_dev_accept(struct st_api *a, struct st_http_req *r,
 	struct st_error e = {0};
 	int rc = st_api_parse_acceptance(body, len, &q, &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	char idh[33];
-	hex(dev->id, 16, idh);
+	api_hex(dev->id, 16, idh);
 	if (strcmp(q.local_user, dev->local_user) != 0) {
 		/* Acceptance is an act of the recorded person, in their own
 		 * session: an installer running as root cannot accept. */
-		reply_fail(r, ST_API_DEVICE, ST_E_USER_MISMATCH,
+		api_reply_fail(r, ST_API_DEVICE, ST_E_USER_MISMATCH,
 			   "acceptance for device %s: given as local user "
 			   "\"%s\", but the device records \"%s\"; the "
 			   "person accepts in their own session",
 			   idh, q.local_user, dev->local_user);
 		return;
 	}
-	int64_t t = now_s(a);
+	int64_t t = api_now_s(a);
 	if (q.accepted_s > t + (int64_t)a->cfg->request_window_s) {
-		reply_fail(r, ST_API_DEVICE, ST_E_INVAL,
+		api_reply_fail(r, ST_API_DEVICE, ST_E_INVAL,
 			   "acceptance for device %s: accepted_s is in the "
 			   "future; set the device's clock",
 			   idh);
@@ -1301,11 +1149,11 @@ static void h_dev_accept(struct st_api *a, struct st_http_req *r,
 				"acceptance for device %s: unknown notice; "
 				"fetch /v1/device/policy and show that one",
 				idh);
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	st_http_detail(r, "device=%s", idh);
-	reply_json(r, 201, json_pack("{s:b}", "ok", 1));
+	api_reply_json(r, 201, json_pack("{s:b}", "ok", 1));
 }
 
 static void h_dev_forget(struct st_api *a, struct st_http_req *r,
@@ -1317,7 +1165,7 @@ static void h_dev_forget(struct st_api *a, struct st_http_req *r,
 	struct st_error e = {0};
 	int rc = st_api_parse_forget(body, len, &q, &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	struct st_forget f;
@@ -1326,7 +1174,7 @@ static void h_dev_forget(struct st_api *a, struct st_http_req *r,
 	memcpy(f.request_id, q.request_id, 16);
 	f.from_min = q.from_min;
 	f.to_min = q.to_min;
-	f.received_s = now_s(a);
+	f.received_s = api_now_s(a);
 	uint64_t deleted = 0;
 	pthread_mutex_lock(&a->store_mu);
 	rc = st_store_forget(a->admin_store, &f, &deleted, &e);
@@ -1343,13 +1191,13 @@ static void h_dev_forget(struct st_api *a, struct st_http_req *r,
 	}
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	char idh[33];
-	hex(dev->id, 16, idh);
+	api_hex(dev->id, 16, idh);
 	st_http_detail(r, "device=%s", idh);
-	reply_json(r, 200, json_pack("{s:o}", "deleted", j_u64(deleted)));
+	api_reply_json(r, 200, json_pack("{s:o}", "deleted", api_j_u64(deleted)));
 }
 
 static void h_device(struct st_api *a, struct st_http_req *r,
@@ -1363,7 +1211,7 @@ static void h_device(struct st_api *a, struct st_http_req *r,
 	int rc = device_auth(a, r, &dev, &person, &e);
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	if (route == R_DEV_POLICY)
@@ -1385,25 +1233,25 @@ static void h_status(struct st_api *a, struct st_http_req *r)
 	int rc = st_store_counts(a->admin_store, &c, &e);
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	struct policy_cache pc;
 	cache_get(a, &pc);
 	json_t *j = json_object();
 	json_object_set_new(j, "version", json_string(ST_API_VERSION));
-	json_object_set_new(j, "uptime_s", j_int(now_s(a) - a->started_s));
-	json_object_set_new(j, "people", j_u64(c.people));
-	json_object_set_new(j, "devices", j_u64(c.devices));
-	json_object_set_new(j, "devices_active", j_u64(c.devices_active));
-	json_object_set_new(j, "segments", j_u64(c.segments));
-	json_object_set_new(j, "segment_bytes", j_u64(c.segment_bytes));
-	json_object_set_new(j, "flags", j_u64(c.flags));
+	json_object_set_new(j, "uptime_s", api_j_int(api_now_s(a) - a->started_s));
+	json_object_set_new(j, "people", api_j_u64(c.people));
+	json_object_set_new(j, "devices", api_j_u64(c.devices));
+	json_object_set_new(j, "devices_active", api_j_u64(c.devices_active));
+	json_object_set_new(j, "segments", api_j_u64(c.segments));
+	json_object_set_new(j, "segment_bytes", api_j_u64(c.segment_bytes));
+	json_object_set_new(j, "flags", api_j_u64(c.flags));
 	json_object_set_new(j, "policy_hash",
-			    pc.have ? j_hex(pc.hash, 32) : json_null());
+			    pc.have ? api_j_hex(pc.hash, 32) : json_null());
 	json_object_set_new(j, "notice_hash",
-			    pc.have ? j_hex(pc.notice_hash, 32) : json_null());
-	reply_json(r, 200, j);
+			    pc.have ? api_j_hex(pc.notice_hash, 32) : json_null());
+	api_reply_json(r, 200, j);
 }
 
 static void h_user_add(struct st_api *a, struct st_http_req *r)
@@ -1414,7 +1262,7 @@ static void h_user_add(struct st_api *a, struct st_http_req *r)
 	struct st_error e = {0};
 	int rc = st_api_parse_user_add(body, len, &q, &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	struct st_person p;
@@ -1422,23 +1270,16 @@ static void h_user_add(struct st_api *a, struct st_http_req *r)
 	randombytes_buf(p.id, sizeof p.id);
 	memcpy(p.name, q.name, sizeof p.name);
 	memcpy(p.group, q.group, sizeof p.group);
-	p.created_s = now_s(a);
-	/* The person's secret half exists only here, in locked memory, for
-	 * as long as it takes to seal it to the master public key. */
-	uint8_t *sk = st_secret_new(ST_BOX_SK_LEN);
-	if (!sk) {
-		reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
-			   "user add: no locked memory for the key; retry");
-		return;
-	}
-	rc = st_box_keypair(p.public_key, sk);
-	if (rc == 0 && crypto_box_seal(p.sealed_secret, sk, ST_BOX_SK_LEN,
-				       a->master_pk) != 0)
-		rc = ST_E_CRYPTO_INIT;
-	st_secret_free(sk);
+	p.created_s = api_now_s(a);
+	/* The person's secret half exists only inside st_person_keys_new,
+	 * in locked memory, for as long as it takes to seal it. */
+	pthread_mutex_lock(&a->store_mu); /* master_pk changes on rotation */
+	uint8_t mpk[32];
+	memcpy(mpk, a->master_pk, 32);
+	pthread_mutex_unlock(&a->store_mu);
+	rc = st_person_keys_new(mpk, p.public_key, p.sealed_secret, &e);
 	if (rc < 0) {
-		reply_fail(r, ST_API_GENERAL, rc,
-			   "user add: could not make the person's key");
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	pthread_mutex_lock(&a->store_mu);
@@ -1448,27 +1289,27 @@ static void h_user_add(struct st_api *a, struct st_http_req *r)
 		if (rc == ST_E_EXISTS)
 			st_fail(&e, rc, "user add: \"%s\" exists already; "
 				"choose another name", p.name);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	json_t *j = json_object();
-	json_object_set_new(j, "id", j_hex(p.id, 16));
+	json_object_set_new(j, "id", api_j_hex(p.id, 16));
 	json_object_set_new(j, "name", json_string(p.name));
 	json_object_set_new(j, "group", json_string(p.group));
-	json_object_set_new(j, "public_key", j_b64(p.public_key, 32));
-	reply_json(r, 201, j);
+	json_object_set_new(j, "public_key", api_j_b64(p.public_key, 32));
+	api_reply_json(r, 201, j);
 }
 
 static int user_row(void *ctx, const struct st_person *p)
 {
 	json_t *arr = ctx;
 	json_t *o = json_object();
-	json_object_set_new(o, "id", j_hex(p->id, 16));
+	json_object_set_new(o, "id", api_j_hex(p->id, 16));
 	json_object_set_new(o, "name", json_string(p->name));
 	json_object_set_new(o, "group", json_string(p->group));
-	json_object_set_new(o, "public_key", j_b64(p->public_key, 32));
+	json_object_set_new(o, "public_key", api_j_b64(p->public_key, 32));
 	json_object_set_new(o, "erased", json_boolean(p->erased));
-	json_object_set_new(o, "created_s", j_int(p->created_s));
+	json_object_set_new(o, "created_s", api_j_int(p->created_s));
 	return json_array_append_new(arr, o) == 0 ? 0 : ST_E_NOMEM;
 }
 
@@ -1505,10 +1346,10 @@ static void h_user_list(struct st_api *a, struct st_http_req *r)
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
 		json_decref(pg.arr);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
-	reply_json(r, 200, json_pack("{s:o}", "users", pg.arr));
+	api_reply_json(r, 200, json_pack("{s:o}", "users", pg.arr));
 }
 
 struct dev_page {
@@ -1540,21 +1381,21 @@ static int device_row(void *ctx, const struct st_device *d)
 		pg->have_person = true;
 	}
 	json_t *o = json_object();
-	json_object_set_new(o, "id", j_hex(d->id, 16));
-	json_object_set_new(o, "person_id", j_hex(d->person_id, 16));
+	json_object_set_new(o, "id", api_j_hex(d->id, 16));
+	json_object_set_new(o, "person_id", api_j_hex(d->person_id, 16));
 	json_object_set_new(o, "person", json_string(pg->person.name));
 	json_object_set_new(o, "active", json_boolean(d->active));
 	json_object_set_new(o, "local_user", json_string(d->local_user));
 	json_object_set_new(o, "hostname", json_string(d->hostname));
-	json_object_set_new(o, "enrolled_s", j_int(d->enrolled_s));
-	json_object_set_new(o, "last_seen_s", j_int(d->last_seen_s));
-	json_object_set_new(o, "segments", j_u64(s.segments));
-	json_object_set_new(o, "bytes", j_u64(s.bytes));
-	json_object_set_new(o, "last_seq", j_u64(s.max_seq));
-	json_object_set_new(o, "gaps", j_u64(s.gaps));
-	json_object_set_new(o, "backlog_segments", j_u64(d->backlog_segments));
-	json_object_set_new(o, "backlog_bytes", j_u64(d->backlog_bytes));
-	json_object_set_new(o, "backlog_s", j_int(d->backlog_s));
+	json_object_set_new(o, "enrolled_s", api_j_int(d->enrolled_s));
+	json_object_set_new(o, "last_seen_s", api_j_int(d->last_seen_s));
+	json_object_set_new(o, "segments", api_j_u64(s.segments));
+	json_object_set_new(o, "bytes", api_j_u64(s.bytes));
+	json_object_set_new(o, "last_seq", api_j_u64(s.max_seq));
+	json_object_set_new(o, "gaps", api_j_u64(s.gaps));
+	json_object_set_new(o, "backlog_segments", api_j_u64(d->backlog_segments));
+	json_object_set_new(o, "backlog_bytes", api_j_u64(d->backlog_bytes));
+	json_object_set_new(o, "backlog_s", api_j_int(d->backlog_s));
 	return json_array_append_new(pg->arr, o) == 0 ? 0 : ST_E_NOMEM;
 }
 
@@ -1575,10 +1416,20 @@ static void h_device_list(struct st_api *a, struct st_http_req *r)
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
 		json_decref(pg.arr);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
-	reply_json(r, 200, json_pack("{s:o}", "devices", pg.arr));
+	api_reply_json(r, 200, json_pack("{s:o}", "devices", pg.arr));
+}
+
+void api_device_revoked(struct st_api *a, const uint8_t id[16])
+{
+	pthread_mutex_lock(&a->ctl_mu);
+	struct ctl_dev *cd = dev_get(a, id, true);
+	if (cd)
+		cd->revoked = true;
+	pthread_mutex_unlock(&a->ctl_mu);
+	wake(a, 0, NULL, id); /* its held poll learns it at once */
 }
 
 static void h_revoke(struct st_api *a, struct st_http_req *r,
@@ -1586,7 +1437,7 @@ static void h_revoke(struct st_api *a, struct st_http_req *r,
 {
 	struct st_error e = {0};
 	char idh[33];
-	hex(id, 16, idh);
+	api_hex(id, 16, idh);
 	pthread_mutex_lock(&a->store_mu);
 	int rc = st_store_device_set_active(a->admin_store, id, false, &e);
 	pthread_mutex_unlock(&a->store_mu);
@@ -1594,17 +1445,12 @@ static void h_revoke(struct st_api *a, struct st_http_req *r,
 		if (rc == ST_E_NOT_FOUND)
 			st_fail(&e, rc, "device %s: no such device; see "
 				"`sealtrace device list`", idh);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
-	pthread_mutex_lock(&a->ctl_mu);
-	struct ctl_dev *cd = dev_get(a, id, true);
-	if (cd)
-		cd->revoked = true;
-	pthread_mutex_unlock(&a->ctl_mu);
-	wake(a, 0, NULL, id); /* its held poll learns it at once */
-	logf_(a, "device %s revoked", idh);
-	reply_json(r, 200, json_pack("{s:s,s:b}", "id", idh, "active", 0));
+	api_device_revoked(a, id);
+	api_log(a, "device %s revoked", idh);
+	api_reply_json(r, 200, json_pack("{s:s,s:b}", "id", idh, "active", 0));
 }
 
 static void h_enroll_token(struct st_api *a, struct st_http_req *r)
@@ -1617,7 +1463,7 @@ static void h_enroll_token(struct st_api *a, struct st_http_req *r)
 					   a->cfg->enroll_ttl_default_s, &q,
 					   &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	struct st_person p;
@@ -1635,7 +1481,7 @@ static void h_enroll_token(struct st_api *a, struct st_http_req *r)
 		rc = st_enroll_token_new(a->ca_fp, a->lease_fp, text, t.hash);
 	if (rc == 0) {
 		memcpy(t.person_id, p.id, 16);
-		t.created_s = now_s(a);
+		t.created_s = api_now_s(a);
 		t.expires_s = t.created_s + q.ttl_s;
 		rc = st_store_enroll_token_add(a->admin_store, &t, &e);
 	}
@@ -1645,13 +1491,13 @@ static void h_enroll_token(struct st_api *a, struct st_http_req *r)
 		if (rc == ST_E_NOT_FOUND)
 			st_fail(&e, rc, "enroll-token: no user \"%s\"; see "
 				"`sealtrace user list`", q.user);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	json_t *j = json_object();
 	json_object_set_new(j, "token", json_string(text));
 	json_object_set_new(j, "user", json_string(q.user));
-	json_object_set_new(j, "expires_s", j_int(t.expires_s));
+	json_object_set_new(j, "expires_s", api_j_int(t.expires_s));
 	sodium_memzero(text, sizeof text);
 	char *s = json_dumps(j, JSON_COMPACT);
 	/* the token's copy inside j is wiped before it is freed */
@@ -1661,7 +1507,7 @@ static void h_enroll_token(struct st_api *a, struct st_http_req *r)
 			       json_string_length(tv));
 	json_decref(j);
 	if (!s) {
-		reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
+		api_reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
 			   "enroll-token: out of memory; retry");
 		return;
 	}
@@ -1681,7 +1527,7 @@ static void h_policy_get(struct st_api *a, struct st_http_req *r)
 		if (rc == ST_E_NOT_FOUND)
 			st_fail(&e, rc, "policy: none is current yet; run "
 				"`sealtrace policy apply FILE`");
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	struct policy_cache pc;
@@ -1689,10 +1535,10 @@ static void h_policy_get(struct st_api *a, struct st_http_req *r)
 	json_t *j = policy_json(&p);
 	if (j)
 		json_object_set_new(j, "applied_s",
-				    j_int(p.applied_s ? p.applied_s
+				    api_j_int(p.applied_s ? p.applied_s
 						      : p.created_s));
 	st_store_policy_fini(&p);
-	reply_json(r, 200, j);
+	api_reply_json(r, 200, j);
 }
 
 static void h_policy_apply(struct st_api *a, struct st_http_req *r)
@@ -1704,7 +1550,7 @@ static void h_policy_apply(struct st_api *a, struct st_http_req *r)
 	int rc = st_policy_parse((const char *)body, len, &pol, NULL, &e);
 	if (rc < 0) {
 		st_policy_fini(&pol);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	struct st_buf json, notice;
@@ -1723,7 +1569,7 @@ static void h_policy_apply(struct st_api *a, struct st_http_req *r)
 	if (rc < 0) {
 		st_buf_fini(&json);
 		st_buf_fini(&notice);
-		reply_fail(r, ST_API_GENERAL, rc,
+		api_reply_fail(r, ST_API_GENERAL, rc,
 			   "policy: could not render it (%s)",
 			   e.msg[0] ? e.msg : st_strerror(rc));
 		return;
@@ -1733,7 +1579,7 @@ static void h_policy_apply(struct st_api *a, struct st_http_req *r)
 	sp.json_len = json.len;
 	sp.notice = notice.p;
 	sp.notice_len = notice.len;
-	int64_t t = now_s(a);
+	int64_t t = api_now_s(a);
 	sp.created_s = t;
 
 	struct policy_cache pc;
@@ -1757,20 +1603,20 @@ static void h_policy_apply(struct st_api *a, struct st_http_req *r)
 	st_buf_fini(&json);
 	st_buf_fini(&notice);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	char ph[65];
-	hex(sp.hash, 32, ph);
+	api_hex(sp.hash, 32, ph);
 	if (changed) {
-		logf_(a, "policy %s is now current", ph);
+		api_log(a, "policy %s is now current", ph);
 		wake(a, 0, NULL, NULL); /* leases carry the policy hash */
 	}
 	json_t *j = json_object();
-	json_object_set_new(j, "policy_hash", j_hex(sp.hash, 32));
-	json_object_set_new(j, "notice_hash", j_hex(sp.notice_hash, 32));
+	json_object_set_new(j, "policy_hash", api_j_hex(sp.hash, 32));
+	json_object_set_new(j, "notice_hash", api_j_hex(sp.notice_hash, 32));
 	json_object_set_new(j, "changed", json_boolean(changed));
-	reply_json(r, 200, j);
+	api_reply_json(r, 200, j);
 }
 
 static void h_backup(struct st_api *a, struct st_http_req *r)
@@ -1780,20 +1626,20 @@ static void h_backup(struct st_api *a, struct st_http_req *r)
 	snprintf(dir, sizeof dir, "%s/tmp", a->cfg->dir);
 	int rc = st_dir_private(dir, &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	uint8_t rnd[16];
 	char rh[33];
 	randombytes_buf(rnd, sizeof rnd);
-	hex(rnd, sizeof rnd, rh);
+	api_hex(rnd, sizeof rnd, rh);
 	snprintf(path, sizeof path, "%s/backup-%s.db", dir, rh);
 	pthread_mutex_lock(&a->store_mu);
 	rc = st_store_backup(a->admin_store, path, &e);
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
 		unlink(path);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -1804,12 +1650,12 @@ static void h_backup(struct st_api *a, struct st_http_req *r)
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			saved = errno, close(fd);
-		reply_fail(r, ST_API_GENERAL, st_errno(saved),
+		api_reply_fail(r, ST_API_GENERAL, st_errno(saved),
 			   "backup: cannot read the copy in %s: %s", dir,
 			   strerror(saved));
 		return;
 	}
-	logf_(a, "backup made (%lld bytes)", (long long)st.st_size);
+	api_log(a, "backup made (%lld bytes)", (long long)st.st_size);
 	st_http_reply_fd(r, 200, ST_API_CT_SQLITE, fd, (uint64_t)st.st_size);
 }
 
@@ -1825,11 +1671,11 @@ static int flag_row(void *ctx, const struct st_store_flag *f)
 	pg->rows++;
 	pg->last = f->id;
 	json_t *o = json_object();
-	json_object_set_new(o, "id", j_int(f->id));
+	json_object_set_new(o, "id", api_j_int(f->id));
 	json_object_set_new(o, "kind", json_string(f->kind));
-	json_object_set_new(o, "device", j_hex(f->device_id, 16));
-	json_object_set_new(o, "seq", j_u64(f->seq));
-	json_object_set_new(o, "created_s", j_int(f->created_s));
+	json_object_set_new(o, "device", api_j_hex(f->device_id, 16));
+	json_object_set_new(o, "seq", api_j_u64(f->seq));
+	json_object_set_new(o, "created_s", api_j_int(f->created_s));
 	return json_array_append_new(pg->arr, o) == 0 ? 0 : ST_E_NOMEM;
 }
 
@@ -1849,10 +1695,10 @@ static void h_flags(struct st_api *a, struct st_http_req *r)
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
 		json_decref(pg.arr);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
-	reply_json(r, 200, json_pack("{s:o}", "flags", pg.arr));
+	api_reply_json(r, 200, json_pack("{s:o}", "flags", pg.arr));
 }
 
 /* ---- control: the kill switch ---- */
@@ -2107,11 +1953,11 @@ static void flush_confirms(struct st_api *a)
 		st_store_rollback(a->admin_store, NULL);
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0)
-		logf_(a, "control: %zu pause confirmations not stored (they "
+		api_log(a, "control: %zu pause confirmations not stored (they "
 			 "hold until a restart): %s", n, e.msg);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		if (rec[i])
-			logf_(a, "device %s confirmed the pause of lease "
+			api_log(a, "device %s confirmed the pause of lease "
 				 "sequence %" PRIu64,
 			      batch[i].dev_hex, batch[i].epoch);
 	free(rec);
@@ -2122,6 +1968,7 @@ static void flush_confirms(struct st_api *a)
 static void *ticker_main(void *arg)
 {
 	struct st_api *a = arg;
+	uint64_t access_ns = 0; /* last audit checkpoint / sweep check */
 	pthread_mutex_lock(&a->ctl_mu);
 	while (!a->ticker_stop) {
 		uint64_t now = st_mono_ns(a->clock);
@@ -2130,6 +1977,10 @@ static void *ticker_main(void *arg)
 			held_take(a, a->held_head, &chain);
 		pthread_mutex_unlock(&a->ctl_mu);
 		resume_chain(chain);
+		if (now - access_ns >= 1000000000ull) {
+			api_access_tick(a); /* takes store_mu: not under ctl_mu */
+			access_ns = now;
+		}
 		pthread_mutex_lock(&a->ctl_mu);
 		flush_confirms(a);
 		if (a->ticker_stop)
@@ -2230,7 +2081,7 @@ static int lease_check(void *ctx, const struct st_ingest_lease_q *q,
 {
 	struct st_api *a = ctx;
 	char hx[33];
-	hex(q->device_id, 16, hx);
+	api_hex(q->device_id, 16, hx);
 	struct dview v;
 	pthread_mutex_lock(&a->ctl_mu);
 	view_of(a, hx, q->person, q->group, &v);
@@ -2259,7 +2110,7 @@ static void lease_reply(struct st_api *a, struct st_http_req *r,
 {
 	struct st_lease l;
 	memset(&l, 0, sizeof l);
-	int64_t t = now_s(a);
+	int64_t t = api_now_s(a);
 	struct dview v;
 	bool revoked = false;
 	pthread_mutex_lock(&a->ctl_mu);
@@ -2277,7 +2128,7 @@ static void lease_reply(struct st_api *a, struct st_http_req *r,
 		d->last_answer_s = t;
 	pthread_mutex_unlock(&a->ctl_mu);
 	if (revoked) {
-		reply_fail(r, ST_API_DEVICE, ST_E_DEVICE_REVOKED,
+		api_reply_fail(r, ST_API_DEVICE, ST_E_DEVICE_REVOKED,
 			   "device %s: revoked; enroll again with a new token "
 			   "if it should record",
 			   q->dev_hex);
@@ -2297,18 +2148,18 @@ static void lease_reply(struct st_api *a, struct st_http_req *r,
 	struct st_error e = {0};
 	int rc = st_lease_sign(&l, a->lease_sk, buf, sizeof buf, &len, &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	st_http_detail(r, "device=%s lease=%" PRIu64 " %s", q->dev_hex, l.seq,
 		       l.state == ST_LEASE_PAUSE ? "pause" : "record");
 	json_t *j = json_object();
-	json_object_set_new(j, "lease", j_b64(buf, len));
-	json_object_set_new(j, "seq", j_u64(l.seq));
+	json_object_set_new(j, "lease", api_j_b64(buf, len));
+	json_object_set_new(j, "seq", api_j_u64(l.seq));
 	json_object_set_new(j, "state", json_string(l.state == ST_LEASE_PAUSE
 							    ? "pause"
 							    : "record"));
-	reply_json(r, 200, j);
+	api_reply_json(r, 200, j);
 }
 
 /* POST /v1/device/lease: answers at once when the device's lease differs
@@ -2324,24 +2175,24 @@ static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 	int rc = device_auth(a, r, &dev, &person, &e);
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	size_t len;
 	const uint8_t *body = st_http_body(r, &len);
 	struct st_api_lease_req lq;
 	if ((rc = st_api_parse_lease(body, len, &lq, &e)) < 0) {
-		reply_err(r, ST_API_DEVICE, rc, &e);
+		api_reply_err(r, ST_API_DEVICE, rc, &e);
 		return;
 	}
 	q->r = r;
 	memcpy(q->dev, dev.id, 16);
-	hex(dev.id, 16, q->dev_hex);
+	api_hex(dev.id, 16, q->dev_hex);
 	memcpy(q->person, person.name, sizeof q->person);
 	memcpy(q->group, person.group, sizeof q->group);
 	memcpy(q->nonce, lq.nonce, 16);
 	q->have_seq = lq.have_seq;
-	int64_t t = now_s(a);
+	int64_t t = api_now_s(a);
 
 	/* A confirmation counts for a pause that covers the device and that
 	 * it has not confirmed yet; anything else is ignored (the lease
@@ -2390,7 +2241,7 @@ static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 					    t, &recorded, &e);
 		pthread_mutex_unlock(&a->store_mu);
 		if (rc < 0) {
-			reply_err(r, ST_API_DEVICE, rc, &e);
+			api_reply_err(r, ST_API_DEVICE, rc, &e);
 			return;
 		}
 		pthread_mutex_lock(&a->ctl_mu);
@@ -2403,7 +2254,7 @@ static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 		}
 		pthread_mutex_unlock(&a->ctl_mu);
 		if (recorded)
-			logf_(a, "device %s confirmed the pause of lease "
+			api_log(a, "device %s confirmed the pause of lease "
 				 "sequence %" PRIu64,
 			      q->dev_hex, lq.confirm_seq);
 	}
@@ -2492,7 +2343,7 @@ static int count_device_row(void *ctx, const struct st_device *dv)
 	if (!pk)
 		return 0;
 	char hx[33];
-	hex(dv->id, 16, hx);
+	api_hex(dv->id, 16, hx);
 	struct st_api *a = c->a;
 	const struct ctl_dev *d = dev_get(a, dv->id, false);
 	int64_t valid_s = (int64_t)(a->validity_ms + 999) / 1000;
@@ -2542,7 +2393,7 @@ static int count_page(void *ctx, const struct st_device *dv)
 static int control_count(struct st_api *a, struct pview *pv, size_t n,
 			 struct st_error *err)
 {
-	struct ctl_count c = {.a = a, .pv = pv, .n = n, .now_s = now_s(a)};
+	struct ctl_count c = {.a = a, .pv = pv, .n = n, .now_s = api_now_s(a)};
 	for (size_t i = 0; i < n; i++) {
 		pv[i].pending_ids = json_array();
 		pv[i].offline_ids = json_array();
@@ -2573,20 +2424,20 @@ static int control_count(struct st_api *a, struct pview *pv, size_t n,
 static json_t *pview_json(const struct pview *v)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "id", j_int(v->p.id));
-	json_object_set_new(o, "seq", j_u64(v->p.epoch));
+	json_object_set_new(o, "id", api_j_int(v->p.id));
+	json_object_set_new(o, "seq", api_j_u64(v->p.epoch));
 	json_object_set_new(o, "scope", json_string(st_scope_name(v->p.scope)));
 	json_object_set_new(o, "value", json_string(v->p.value));
 	json_object_set_new(o, "reason", json_string(v->p.reason));
 	json_object_set_new(o, "by", json_string(v->p.by));
-	json_object_set_new(o, "since_s", j_int(v->p.created_s));
+	json_object_set_new(o, "since_s", api_j_int(v->p.created_s));
 	json_object_set_new(o, "discard_unsent", json_boolean(v->p.discard));
-	json_object_set_new(o, "devices", j_u64(v->devices));
-	json_object_set_new(o, "confirmed", j_u64(v->confirmed));
-	json_object_set_new(o, "pending", j_u64(v->pending));
-	json_object_set_new(o, "offline", j_u64(v->offline));
+	json_object_set_new(o, "devices", api_j_u64(v->devices));
+	json_object_set_new(o, "confirmed", api_j_u64(v->confirmed));
+	json_object_set_new(o, "pending", api_j_u64(v->pending));
+	json_object_set_new(o, "offline", api_j_u64(v->offline));
 	json_object_set_new(o, "offline_stop_by_s",
-			    v->offline ? j_int(v->stop_by_s) : json_null());
+			    v->offline ? api_j_int(v->stop_by_s) : json_null());
 	json_object_set_new(o, "pending_ids", json_incref(v->pending_ids));
 	json_object_set_new(o, "offline_ids", json_incref(v->offline_ids));
 	return o;
@@ -2639,7 +2490,7 @@ static void h_pause(struct st_api *a, struct st_http_req *r, struct areq *q)
 	struct st_error e = {0};
 	int rc = st_api_parse_pause(body, len, &pq, &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	struct st_pause p;
@@ -2649,7 +2500,7 @@ static void h_pause(struct st_api *a, struct st_http_req *r, struct areq *q)
 	memcpy(p.reason, pq.reason, sizeof p.reason);
 	memcpy(p.by, q->token_name, sizeof p.by);
 	p.discard = pq.discard;
-	p.created_s = now_s(a);
+	p.created_s = api_now_s(a);
 	pthread_mutex_lock(&a->store_mu);
 	rc = scope_exists(a, &pq, &e);
 	if (rc == 0)
@@ -2667,12 +2518,12 @@ static void h_pause(struct st_api *a, struct st_http_req *r, struct areq *q)
 	}
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	/* the fan-out first: counting devices can wait */
 	wake(a, p.scope, p.value, NULL);
-	logf_(a, "pause %" PRId64 " (lease sequence %" PRIu64 ", scope %s%s%s) "
+	api_log(a, "pause %" PRId64 " (lease sequence %" PRIu64 ", scope %s%s%s) "
 		 "by %s",
 	      p.id, p.epoch, st_scope_name(p.scope), p.value[0] ? " " : "",
 	      p.value, p.by);
@@ -2682,18 +2533,18 @@ static void h_pause(struct st_api *a, struct st_http_req *r, struct areq *q)
 		rc = control_count(a, pv, 1, &e);
 	}
 	json_t *j = json_object();
-	json_object_set_new(j, "id", j_int(p.id));
-	json_object_set_new(j, "seq", j_u64(p.epoch));
+	json_object_set_new(j, "id", api_j_int(p.id));
+	json_object_set_new(j, "seq", api_j_u64(p.epoch));
 	json_object_set_new(j, "scope", json_string(st_scope_name(p.scope)));
 	json_object_set_new(j, "value", json_string(p.value));
 	json_object_set_new(j, "reason", json_string(p.reason));
 	json_object_set_new(j, "discard_unsent", json_boolean(p.discard));
 	/* the pause holds even when the count failed: null then */
 	json_object_set_new(j, "devices",
-			    pv && rc == 0 ? j_u64(pv->devices) : json_null());
+			    pv && rc == 0 ? api_j_u64(pv->devices) : json_null());
 	pviews_free(pv, 1);
 	st_http_detail(r, "pause=%" PRId64 " seq=%" PRIu64, p.id, p.epoch);
-	reply_json(r, 201, j);
+	api_reply_json(r, 201, j);
 }
 
 static void h_resume(struct st_api *a, struct st_http_req *r, struct areq *q)
@@ -2704,7 +2555,7 @@ static void h_resume(struct st_api *a, struct st_http_req *r, struct areq *q)
 	struct st_error e = {0};
 	int rc = st_api_parse_resume(body, len, &pq, &e);
 	if (rc < 0) {
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	struct st_resume rs;
@@ -2713,7 +2564,7 @@ static void h_resume(struct st_api *a, struct st_http_req *r, struct areq *q)
 	memcpy(rs.value, pq.value, sizeof rs.value);
 	memcpy(rs.by, q->token_name, sizeof rs.by);
 	memcpy(rs.reason, pq.reason, sizeof rs.reason);
-	rs.resumed_s = now_s(a);
+	rs.resumed_s = api_now_s(a);
 	uint64_t epoch = 0, n = 0;
 	pthread_mutex_lock(&a->store_mu);
 	rc = st_store_resume(a->admin_store, &rs, &epoch, &n, &e);
@@ -2745,19 +2596,19 @@ static void h_resume(struct st_api *a, struct st_http_req *r, struct areq *q)
 				"scope given (see `sealtrace status`)",
 				st_scope_name(rs.scope), rs.value[0] ? " " : "",
 				rs.value);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	wake(a, rs.scope, rs.value, NULL);
-	logf_(a, "resume (lease sequence %" PRIu64 ", scope %s%s%s, %" PRIu64
+	api_log(a, "resume (lease sequence %" PRIu64 ", scope %s%s%s, %" PRIu64
 		 " pause(s)) by %s",
 	      epoch, st_scope_name(rs.scope), rs.value[0] ? " " : "",
 	      rs.value, n, rs.by);
 	st_http_detail(r, "resume seq=%" PRIu64, epoch);
 	json_t *j = json_object();
-	json_object_set_new(j, "seq", j_u64(epoch));
-	json_object_set_new(j, "resumed", j_u64(n));
-	reply_json(r, 200, j);
+	json_object_set_new(j, "seq", api_j_u64(epoch));
+	json_object_set_new(j, "resumed", api_j_u64(n));
+	api_reply_json(r, 200, j);
 }
 
 static void h_control(struct st_api *a, struct st_http_req *r)
@@ -2771,14 +2622,14 @@ static void h_control(struct st_api *a, struct st_http_req *r)
 		pv[i].p = a->force[i];
 	pthread_mutex_unlock(&a->ctl_mu);
 	if (!pv) {
-		reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
+		api_reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
 			   "control: out of memory; retry");
 		return;
 	}
 	int rc = control_count(a, pv, n, &e);
 	if (rc < 0) {
 		pviews_free(pv, n);
-		reply_err(r, ST_API_GENERAL, rc, &e);
+		api_reply_err(r, ST_API_GENERAL, rc, &e);
 		return;
 	}
 	json_t *arr = json_array();
@@ -2786,19 +2637,100 @@ static void h_control(struct st_api *a, struct st_http_req *r)
 		json_array_append_new(arr, pview_json(&pv[i]));
 	pviews_free(pv, n);
 	json_t *j = json_object();
-	json_object_set_new(j, "epoch", j_u64(epoch));
-	json_object_set_new(j, "lease_validity_ms", j_u64(a->validity_ms));
+	json_object_set_new(j, "epoch", api_j_u64(epoch));
+	json_object_set_new(j, "lease_validity_ms", api_j_u64(a->validity_ms));
 	json_object_set_new(j, "pauses", arr);
-	reply_json(r, 200, j);
+	api_reply_json(r, 200, j);
 }
 
-/* ---- routing ---- */
+/* ---- routing: the permission table ---- */
 
-enum auth { AUTH_NONE, AUTH_DEVICE, AUTH_ADMIN };
+enum auth { AUTH_NONE, AUTH_DEVICE, AUTH_TOKEN };
+
+#define RA ST_ROLE_BIT(ST_ROLE_ADMIN)
+#define RO ST_ROLE_BIT(ST_ROLE_OFFICER)
+#define RS ST_ROLE_BIT(ST_ROLE_STEWARD)
+#define RU ST_ROLE_BIT(ST_ROLE_AUDITOR)
+#define RP ST_ROLE_BIT(ST_ROLE_PERSON)
+
+/* Every endpoint, the one place that says who may call it: a token route
+ * lists the roles allowed per method; a role not listed, a method not
+ * listed and a path not listed are all refused (deny by default). Device
+ * routes take a device-signed request instead; AUTH_NONE routes are
+ * public or carry their own proof (an enrollment token, a signed
+ * segment). GET /v1/access also lets a person read their own history
+ * only: its handler compares the person, not the token. The CLI's
+ * commands each call one of these (docs/security.md lists them). */
+static const struct route_def {
+	const char *path;
+	enum route get;
+	unsigned get_roles;
+	enum route post;
+	unsigned post_roles;
+	enum auth auth;
+	const char *post_type;
+} routes[] = {
+	{"/v1/health", R_HEALTH, 0, R_NONE, 0, AUTH_NONE, NULL},
+	{"/v1/ca", R_CA, 0, R_NONE, 0, AUTH_NONE, NULL},
+	{"/v1/enroll", R_NONE, 0, R_ENROLL, 0, AUTH_NONE, ST_API_CT_JSON},
+	{"/v1/segments", R_NONE, 0, R_SEGMENTS, 0, AUTH_NONE,
+	 ST_API_CT_SEGMENT},
+	{"/v1/device/policy", R_DEV_POLICY, 0, R_NONE, 0, AUTH_DEVICE, NULL},
+	{"/v1/device/acceptances", R_NONE, 0, R_DEV_ACCEPT, 0, AUTH_DEVICE,
+	 ST_API_CT_JSON},
+	{"/v1/device/forget", R_NONE, 0, R_DEV_FORGET, 0, AUTH_DEVICE,
+	 ST_API_CT_JSON},
+	{"/v1/device/lease", R_NONE, 0, R_DEV_LEASE, 0, AUTH_DEVICE,
+	 ST_API_CT_JSON},
+	{"/v1/admin/status", R_A_STATUS, RA | RO, R_NONE, 0, AUTH_TOKEN,
+	 NULL},
+	{"/v1/admin/users", R_A_USERS_LIST, RA | RO, R_A_USERS_ADD, RA,
+	 AUTH_TOKEN, ST_API_CT_JSON},
+	{"/v1/admin/devices", R_A_DEVICES, RA, R_NONE, 0, AUTH_TOKEN, NULL},
+	{"/v1/admin/enroll-tokens", R_NONE, 0, R_A_ETOKENS, RA, AUTH_TOKEN,
+	 ST_API_CT_JSON},
+	{"/v1/admin/policy", R_A_POLICY_GET, RA | RO | RS | RU,
+	 R_A_POLICY_APPLY, RA | RO, AUTH_TOKEN, ST_API_CT_JSON},
+	{"/v1/admin/backup", R_NONE, 0, R_A_BACKUP, RA, AUTH_TOKEN, NULL},
+	{"/v1/admin/flags", R_A_FLAGS, RA, R_NONE, 0, AUTH_TOKEN, NULL},
+	{"/v1/admin/pause", R_NONE, 0, R_A_PAUSE, RA | RO, AUTH_TOKEN,
+	 ST_API_CT_JSON},
+	{"/v1/admin/resume", R_NONE, 0, R_A_RESUME, RA | RO, AUTH_TOKEN,
+	 ST_API_CT_JSON},
+	{"/v1/admin/control", R_A_CONTROL, RA | RO, R_NONE, 0, AUTH_TOKEN,
+	 NULL},
+	{"/v1/tokens", R_TOKENS_LIST, RA | RO, R_TOKENS_CREATE, RA | RO,
+	 AUTH_TOKEN, ST_API_CT_JSON},
+	{"/v1/tokens/revoke", R_NONE, 0, R_TOKENS_REVOKE, RA | RO, AUTH_TOKEN,
+	 ST_API_CT_JSON},
+	{"/v1/tokens/approve", R_NONE, 0, R_TOKENS_APPROVE, RO, AUTH_TOKEN,
+	 ST_API_CT_JSON},
+	{"/v1/purposes", R_PURPOSES_LIST, RO | RS | RU, R_PURPOSES_PROPOSE, RS,
+	 AUTH_TOKEN, ST_API_CT_JSON},
+	{"/v1/purposes/approve", R_NONE, 0, R_PURPOSES_APPROVE, RO,
+	 AUTH_TOKEN, ST_API_CT_JSON},
+	{"/v1/purposes/revoke", R_NONE, 0, R_PURPOSES_REVOKE, RO, AUTH_TOKEN,
+	 ST_API_CT_JSON},
+	{"/v1/audit/entries", R_AUDIT_ENTRIES, RO | RU, R_NONE, 0, AUTH_TOKEN,
+	 NULL},
+	{"/v1/audit/checkpoint", R_NONE, 0, R_AUDIT_CHECKPOINT, RO | RU,
+	 AUTH_TOKEN, NULL},
+	{"/v1/audit/proof", R_AUDIT_PROOF, RO | RU, R_NONE, 0, AUTH_TOKEN,
+	 NULL},
+	{"/v1/access", R_PERSON_ACCESS, RO | RU | RP, R_NONE, 0, AUTH_TOKEN,
+	 NULL},
+	{"/v1/erase", R_NONE, 0, R_ERASE, RO, AUTH_TOKEN, ST_API_CT_JSON},
+	{"/v1/retention/sweep", R_NONE, 0, R_SWEEP, RA | RO, AUTH_TOKEN,
+	 NULL},
+	{"/v1/keys/people", R_KEYS_PEOPLE, RO, R_NONE, 0, AUTH_TOKEN, NULL},
+	{"/v1/keys/rotate", R_NONE, 0, R_KEYS_ROTATE, RO, AUTH_TOKEN,
+	 ST_API_CT_JSON},
+};
 
 struct route_info {
 	enum route route;
 	enum auth auth;
+	unsigned roles;        /* AUTH_TOKEN: the roles allowed */
 	const char *body_type; /* required Content-Type, or NULL */
 };
 
@@ -2806,53 +2738,22 @@ struct route_info {
 static struct route_info match(const char *method, const char *path,
 			       uint8_t id[16], unsigned *status)
 {
-	struct route_info ri = {R_NONE, AUTH_NONE, NULL};
+	struct route_info ri = {R_NONE, AUTH_NONE, 0, NULL};
 	bool get = strcmp(method, "GET") == 0;
 	bool post = strcmp(method, "POST") == 0;
-	static const struct {
-		const char *path;
-		enum route get, post;
-		enum auth auth;
-		const char *post_type;
-	} t[] = {
-		{"/v1/health", R_HEALTH, R_NONE, AUTH_NONE, NULL},
-		{"/v1/ca", R_CA, R_NONE, AUTH_NONE, NULL},
-		{"/v1/enroll", R_NONE, R_ENROLL, AUTH_NONE, ST_API_CT_JSON},
-		{"/v1/segments", R_NONE, R_SEGMENTS, AUTH_NONE,
-		 ST_API_CT_SEGMENT},
-		{"/v1/device/policy", R_DEV_POLICY, R_NONE, AUTH_DEVICE, NULL},
-		{"/v1/device/acceptances", R_NONE, R_DEV_ACCEPT, AUTH_DEVICE,
-		 ST_API_CT_JSON},
-		{"/v1/device/forget", R_NONE, R_DEV_FORGET, AUTH_DEVICE,
-		 ST_API_CT_JSON},
-		{"/v1/admin/status", R_A_STATUS, R_NONE, AUTH_ADMIN, NULL},
-		{"/v1/admin/users", R_A_USERS_LIST, R_A_USERS_ADD, AUTH_ADMIN,
-		 ST_API_CT_JSON},
-		{"/v1/admin/devices", R_A_DEVICES, R_NONE, AUTH_ADMIN, NULL},
-		{"/v1/admin/enroll-tokens", R_NONE, R_A_ETOKENS, AUTH_ADMIN,
-		 ST_API_CT_JSON},
-		{"/v1/admin/policy", R_A_POLICY_GET, R_A_POLICY_APPLY,
-		 AUTH_ADMIN, ST_API_CT_JSON},
-		{"/v1/admin/backup", R_NONE, R_A_BACKUP, AUTH_ADMIN, NULL},
-		{"/v1/admin/flags", R_A_FLAGS, R_NONE, AUTH_ADMIN, NULL},
-		{"/v1/device/lease", R_NONE, R_DEV_LEASE, AUTH_DEVICE,
-		 ST_API_CT_JSON},
-		{"/v1/admin/pause", R_NONE, R_A_PAUSE, AUTH_ADMIN,
-		 ST_API_CT_JSON},
-		{"/v1/admin/resume", R_NONE, R_A_RESUME, AUTH_ADMIN,
-		 ST_API_CT_JSON},
-		{"/v1/admin/control", R_A_CONTROL, R_NONE, AUTH_ADMIN, NULL},
-	};
 	*status = 404;
-	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-		if (strcmp(path, t[i].path) != 0)
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		const struct route_def *t = &routes[i];
+		if (strcmp(path, t->path) != 0)
 			continue;
-		ri.auth = t[i].auth;
-		if (get && t[i].get != R_NONE) {
-			ri.route = t[i].get;
-		} else if (post && t[i].post != R_NONE) {
-			ri.route = t[i].post;
-			ri.body_type = t[i].post_type;
+		ri.auth = t->auth;
+		if (get && t->get != R_NONE) {
+			ri.route = t->get;
+			ri.roles = t->get_roles;
+		} else if (post && t->post != R_NONE) {
+			ri.route = t->post;
+			ri.roles = t->post_roles;
+			ri.body_type = t->post_type;
 		} else {
 			*status = 405;
 		}
@@ -2868,7 +2769,8 @@ static struct route_info match(const char *method, const char *path,
 		if (sodium_hex2bin(id, 16, path + pl, 32, NULL, &got, &end) ||
 		    got != 16)
 			return ri;
-		ri.auth = AUTH_ADMIN;
+		ri.auth = AUTH_TOKEN;
+		ri.roles = RA;
 		if (post)
 			ri.route = R_A_REVOKE;
 		else
@@ -2917,18 +2819,40 @@ static void on_headers(struct st_api *a, struct st_http_req *r)
 		}
 		return;
 	}
-	char token_name[ST_STORE_TOKEN_NAME_MAX + 1] = "";
-	if (ri.auth == AUTH_ADMIN) {
+	struct st_token tok;
+	memset(&tok, 0, sizeof tok);
+	char actor[ST_STORE_AUDIT_ACTOR_MAX + 1] = "";
+	if (ri.auth == AUTH_TOKEN) {
 		struct st_error e = {0};
-		int rc = admin_auth(a, r, token_name, &e);
+		pthread_mutex_lock(&a->store_mu);
+		int rc = token_auth(a, r, &tok, &e);
+		if (rc == 0)
+			rc = api_actor(a, &tok, actor, &e);
+		enum st_role role;
+		bool allowed = rc == 0 &&
+			       st_role_parse(tok.role, &role, NULL) == 0 &&
+			       (ri.roles & ST_ROLE_BIT(role));
+		if (rc == 0 && !allowed) {
+			rc = st_fail(&e, ST_E_FORBIDDEN,
+				     "%s %s: the role \"%s\" may not do this; "
+				     "ask for a token with a role that may "
+				     "(docs/security.md, \"Roles\")",
+				     st_http_method(r), path, tok.role);
+			struct areq dq;
+			memset(&dq, 0, sizeof dq);
+			dq.token = tok;
+			memcpy(dq.actor, actor, sizeof dq.actor);
+			api_audit_now(a, &dq, "denied", path, "", rc);
+		}
+		pthread_mutex_unlock(&a->store_mu);
 		if (rc < 0) {
-			reply_err(r, ST_API_GENERAL, rc, &e);
+			api_reply_err(r, ST_API_GENERAL, rc, &e);
 			return;
 		}
 	}
 	if (ri.body_type &&
 	    !type_is(st_http_header(r, "Content-Type"), ri.body_type)) {
-		reply_fail(r, ri.route == R_SEGMENTS ? ST_API_SEGMENT
+		api_reply_fail(r, ri.route == R_SEGMENTS ? ST_API_SEGMENT
 						      : ST_API_GENERAL,
 			   ST_E_CONTENT_TYPE,
 			   "%s: send Content-Type: %s", path, ri.body_type);
@@ -2936,13 +2860,15 @@ static void on_headers(struct st_api *a, struct st_http_req *r)
 	}
 	struct areq *q = calloc(1, sizeof *q);
 	if (!q) {
-		reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
+		api_reply_fail(r, ST_API_GENERAL, ST_E_NOMEM,
 			   "server: out of memory; retry later");
 		return;
 	}
 	q->route = ri.route;
 	memcpy(q->path_id, id, 16);
-	memcpy(q->token_name, token_name, sizeof q->token_name);
+	memcpy(q->token_name, tok.name, sizeof q->token_name);
+	q->token = tok;
+	memcpy(q->actor, actor, sizeof q->actor);
 	*st_http_user(r) = q;
 }
 
@@ -2970,6 +2896,13 @@ static void on_body(struct st_api *a, struct st_http_req *r, struct areq *q)
 	case R_A_PAUSE: h_pause(a, r, q); break;
 	case R_A_RESUME: h_resume(a, r, q); break;
 	case R_A_CONTROL: h_control(a, r); break;
+	case R_TOKENS_LIST: case R_TOKENS_CREATE: case R_TOKENS_REVOKE:
+	case R_TOKENS_APPROVE: case R_PURPOSES_LIST: case R_PURPOSES_PROPOSE:
+	case R_PURPOSES_APPROVE: case R_PURPOSES_REVOKE: case R_AUDIT_ENTRIES:
+	case R_AUDIT_CHECKPOINT: case R_AUDIT_PROOF: case R_PERSON_ACCESS:
+	case R_ERASE: case R_SWEEP: case R_KEYS_PEOPLE: case R_KEYS_ROTATE:
+		api_access_handle(a, r, q);
+		break;
 	case R_NONE: break;
 	}
 }
@@ -3027,7 +2960,7 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	a->admin_store = c->admin_store;
 	a->ingest_store = c->ingest_store;
 	a->check_store = c->check_store;
-	a->started_s = now_s(a);
+	a->started_s = api_now_s(a);
 	pthread_mutex_init(&a->store_mu, NULL);
 	pthread_mutex_init(&a->pol_mu, NULL);
 	pthread_mutex_init(&a->q_mu, NULL);
@@ -3125,6 +3058,10 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 		st_error_prefix(err, "control state: ");
 		goto fail;
 	}
+	if ((rc = api_access_start(a, err)) < 0) {
+		st_error_prefix(err, "audit log: ");
+		goto fail;
+	}
 	rc = pthread_create(&a->ticker, NULL, ticker_main, a);
 	if (rc != 0) {
 		rc = st_fail(err, st_errno(rc),
@@ -3205,6 +3142,7 @@ void st_api_free(struct st_api *a)
 	free(a->bl);
 	st_ingest_cache_free(a->icfg.cache);
 	st_secret_free(a->lease_sk);
+	st_auditlog_free(a->audit);
 	free(a->scopes);
 	free(a->force);
 	free(a->devs);

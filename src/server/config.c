@@ -119,6 +119,9 @@ int st_server_config_defaults(struct st_server_config *c, const char *dir,
 	c->enroll_ttl_default_s = CFG_ENROLL_TTL_DEFAULT_S;
 	c->lease_validity_ms = ST_CFG_LEASE_VALIDITY_DEFAULT_MS;
 	c->lease_hold_s = ST_CFG_LEASE_HOLD_DEFAULT_S;
+	c->audit_checkpoint_entries = ST_CFG_AUDIT_CP_ENTRIES_DEFAULT;
+	c->audit_checkpoint_s = ST_CFG_AUDIT_CP_S_DEFAULT;
+	c->retention_sweep_s = ST_CFG_SWEEP_S_DEFAULT;
 	return 0;
 }
 
@@ -160,6 +163,10 @@ static const struct key keys[] = {
 	{"lease_validity_ms", K_U32, OFF(lease_validity_ms),
 	 ST_CFG_LEASE_VALIDITY_MIN_MS, ST_LEASE_VALIDITY_MAX_MS},
 	{"lease_hold_s", K_U32, OFF(lease_hold_s), 1, ST_CFG_LEASE_HOLD_MAX_S},
+	{"audit_checkpoint_entries", K_U32, OFF(audit_checkpoint_entries), 1,
+	 1000000},
+	{"audit_checkpoint_s", K_U32, OFF(audit_checkpoint_s), 1, 86400},
+	{"retention_sweep_s", K_U32, OFF(retention_sweep_s), 1, 86400},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 

@@ -53,6 +53,9 @@
  * a connected agent renews before its lease runs out. */
 #define ST_CFG_LEASE_HOLD_DEFAULT_S 25u
 #define ST_CFG_LEASE_HOLD_MAX_S 300u
+#define ST_CFG_AUDIT_CP_ENTRIES_DEFAULT 1000u
+#define ST_CFG_AUDIT_CP_S_DEFAULT 600u
+#define ST_CFG_SWEEP_S_DEFAULT 3600u
 
 struct st_server_config {
 	char dir[ST_CFG_PATH_MAX];    /* the data folder, absolute */
@@ -78,6 +81,12 @@ struct st_server_config {
 	 * hand means the default. lease_hold_s * 1000 < lease_validity_ms. */
 	uint32_t lease_validity_ms;    /* 1000..ST_LEASE_VALIDITY_MAX_MS */
 	uint32_t lease_hold_s;         /* 1..ST_CFG_LEASE_HOLD_MAX_S */
+	/* The audit log signs a checkpoint after this many new entries or
+	 * this many seconds with new entries, whichever comes first. */
+	uint32_t audit_checkpoint_entries; /* 1..1000000, default 1000 */
+	uint32_t audit_checkpoint_s;       /* 1..86400, default 600 */
+	/* How often the retention sweeper runs (it also runs at start). */
+	uint32_t retention_sweep_s;        /* 1..86400, default 3600 */
 };
 
 /* Fills every field with its default for data folder dir (made absolute). */

@@ -548,6 +548,12 @@ const char *st_http_header(const struct st_http_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *st_http_query(const struct st_http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+					   name);
+}
+
 const uint8_t *st_http_body(const struct st_http_req *r, size_t *len)
 {
 	*len = r->len;

@@ -103,6 +103,8 @@ const char *st_http_path(const struct st_http_req *r);
 const char *st_http_target(const struct st_http_req *r);
 /* A request header's value (case-insensitive name); NULL when absent. */
 const char *st_http_header(const struct st_http_req *r, const char *name);
+/* A query argument, percent-decoded by libmicrohttpd; NULL when absent. */
+const char *st_http_query(const struct st_http_req *r, const char *name);
 /* The body (after ST_HTTP_BODY); *len = 0 and a non-NULL pointer when
  * there is none. The front wipes it when the request is over. */
 const uint8_t *st_http_body(const struct st_http_req *r, size_t *len);

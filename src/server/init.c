@@ -2,6 +2,8 @@
  * and nothing left behind when any step fails. */
 #include "server/init.h"
 
+#include "access/keywrap.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -455,8 +457,40 @@ static int make_sign_pair(const char *sk_path, const char *pk_path,
 
 /* The store: policy made current and the first admin token, in one
  * transaction. */
+static int add_officer(struct st_store *s, const char *name, size_t i,
+		       const uint8_t master_pk[32], int64_t now,
+		       char token[ST_TOKEN_TEXT_MAX], struct st_error *err)
+{
+	struct st_person p;
+	memset(&p, 0, sizeof p);
+	randombytes_buf(p.id, sizeof p.id);
+	snprintf(p.name, sizeof p.name, "%s", name);
+	p.created_s = now;
+	int rc = st_person_keys_new(master_pk, p.public_key, p.sealed_secret,
+				    err);
+	if (rc < 0)
+		return rc;
+	if ((rc = st_store_person_add(s, &p, err)) < 0) {
+		if (rc == ST_E_EXISTS)
+			st_fail(err, rc, "--officer \"%.64s\": named twice",
+				name);
+		return rc;
+	}
+	struct st_token t = {.created_s = now, .expires_s = 0};
+	randombytes_buf(t.id, sizeof t.id);
+	snprintf(t.name, sizeof t.name, "officer-%zu", i + 1);
+	snprintf(t.role, sizeof t.role, "officer");
+	t.has_person = true;
+	memcpy(t.person_id, p.id, 16);
+	if ((rc = st_admin_token_new(token, t.hash)) < 0)
+		return st_fail(err, rc, "officer token: cannot make one");
+	return st_store_token_add(s, &t, err);
+}
+
 static int fill_store(const struct st_server_config *c,
 		      const struct policy_out *po, char token[ST_TOKEN_TEXT_MAX],
+		      const struct st_init_opts *o,
+		      const uint8_t master_pk[32], struct st_init_tokens *ot,
 		      struct st_error *err)
 {
 	int64_t now = (int64_t)(st_wall_ns(&st_clock_system) / 1000000000u);
@@ -487,8 +521,15 @@ static int fill_store(const struct st_server_config *c,
 	if ((rc = st_store_begin(s, err)) < 0 ||
 	    (rc = st_store_policy_put(s, &sp, err)) < 0 ||
 	    (rc = st_store_policy_set_current(s, sp.hash, now, err)) < 0 ||
-	    (rc = st_store_token_add(s, &t, err)) < 0 ||
-	    (rc = st_store_commit(s, err)) < 0) {
+	    (rc = st_store_token_add(s, &t, err)) < 0)
+		goto undo;
+	for (size_t i = 0; i < o->n_officers; i++)
+		if ((rc = add_officer(s, o->officers[i], i, master_pk, now,
+				      ot->officer[i], err)) < 0)
+			goto undo;
+	rc = st_store_commit(s, err);
+undo:
+	if (rc < 0) {
 		if (st_store_in_tx(s))
 			st_store_rollback(s, NULL);
 		st_error_prefix(err, "store %s: ", c->db);
@@ -501,13 +542,35 @@ out:
 }
 
 int st_server_init(const struct st_init_opts *o,
-		   char admin_token[ST_TOKEN_TEXT_MAX], struct st_error *err)
+		   char admin_token[ST_TOKEN_TEXT_MAX],
+		   struct st_init_tokens *officer_tokens, struct st_error *err)
 {
-	if (!o || !admin_token || !o->dir || !o->policy_file ||
-	    !o->master_public)
+	if (!o || !admin_token || !officer_tokens || !o->dir ||
+	    !o->policy_file || !o->master_public)
 		return st_fail(err, ST_E_INVAL, "init: the data folder, "
 			       "--policy FILE and --master-public FILE are "
 			       "needed");
+	if (o->n_officers < ST_INIT_OFFICERS_MIN ||
+	    o->n_officers > ST_INIT_OFFICERS_MAX || !o->officers)
+		return st_fail(err, ST_E_INVAL,
+			       "init: name %d to %d privacy officers, each with "
+			       "--officer NAME: approving a purpose takes two",
+			       ST_INIT_OFFICERS_MIN, ST_INIT_OFFICERS_MAX);
+	for (size_t i = 0; i < o->n_officers; i++) {
+		const char *n = o->officers[i];
+		size_t l = n ? strlen(n) : 0;
+		bool ok = l >= 1 && l <= ST_STORE_NAME_MAX;
+		for (size_t k = 0; ok && k < l; k++)
+			ok = (unsigned char)n[k] >= 0x20 && n[k] != 0x7f;
+		for (size_t k = 0; ok && k < i; k++)
+			ok = strcmp(o->officers[k], n) != 0;
+		if (!ok)
+			return st_fail(err, ST_E_INVAL,
+				       "init: --officer \"%.64s\": empty, too "
+				       "long, with control characters, or "
+				       "named twice; name distinct people",
+				       n ? n : "");
+	}
 	int n_tls = !!o->tls_cert + !!o->tls_key + !!o->tls_ca;
 	if (n_tls != 0 && n_tls != 3)
 		return st_fail(err, ST_E_INVAL, "init: give all three of "
@@ -563,7 +626,8 @@ int st_server_init(const struct st_init_opts *o,
 	if ((rc = st_key_write(c.master_public, ST_KEY_MASTER_PUBLIC, master_pk,
 			       sizeof master_pk, false, err)) < 0)
 		goto fail;
-	if ((rc = fill_store(&c, &po, tok, err)) < 0)
+	if ((rc = fill_store(&c, &po, tok, o, master_pk, officer_tokens,
+			     err)) < 0)
 		goto fail;
 	if ((rc = st_server_config_check_no_master_secret(&c, err)) < 0)
 		goto fail;
@@ -572,6 +636,7 @@ int st_server_init(const struct st_init_opts *o,
 	goto out_policy;
 fail:
 	sodium_memzero(tok, sizeof tok);
+	sodium_memzero(officer_tokens, sizeof *officer_tokens);
 	undo_all(&u);
 out_policy:
 	st_buf_fini(&po.canon);

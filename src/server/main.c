@@ -69,8 +69,21 @@ static const char usage[] =
 	"                      passes the check: exactly the bytes the agent\n"
 	"                      shows and hashes\n"
 	"\n"
-	"not built yet (exit 2): token create|list|revoke,\n"
-	"  purpose propose|approve|list|revoke, erase, audit list|verify|checkpoint\n"
+	"least privilege (through the API; roles in docs/security.md):\n"
+	"  token create --person NAME --role ROLE [--name N] [--expires-days D]\n"
+	"  token list | token revoke NAME | token approve REQUEST\n"
+	"                                API tokens bound to a person and a role;\n"
+	"                                officer and steward need an officer\n"
+	"  purpose propose ... | purpose approve ID | purpose list |\n"
+	"  purpose revoke ID             purposes: two officers approve\n"
+	"  erase --user NAME             destroys a person's key, revokes their\n"
+	"                                devices, deletes their segments\n"
+	"  audit list [--user NAME] [--since TIME]\n"
+	"  audit checkpoint --out FILE   a signed checkpoint to keep off the host\n"
+	"  audit verify [--checkpoint FILE]... [--audit-key FILE]\n"
+	"                                checks the log here, outside the server\n"
+	"  access [--user NAME]          who accessed a person's data, with proofs\n"
+	"  retention sweep               deletes segments past retention now\n"
 	"\n"
 	"global options (administration commands; also accepted after the\n"
 	"command):\n"
@@ -91,12 +104,13 @@ static const char usage[] =
 	"  --timeout DURATION  whole request limit (30s by default; 90, 90s, 5m)\n"
 	"  -h, --help          this help (also after a command)\n"
 	"\n"
-	"exit status: 0 ok; 1 refused or failed; 2 usage error, unreadable\n"
-	"file, or command not built yet. docs/api.md describes the API,\n"
+	"exit status: 0 ok; 1 refused or failed; 2 usage error or unreadable\n"
+	"file. docs/api.md describes the API,\n"
 	"docs/policy.md policies.\n";
 
 static const char init_usage[] =
 	"usage: sealtrace init DIR --policy FILE --master-public FILE\n"
+	"                      --officer NAME --officer NAME [--officer NAME]...\n"
 	"                      [--listen ADDR:PORT] [--host NAME]...\n"
 	"                      [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n"
 	"\n"
@@ -112,13 +126,17 @@ static const char init_usage[] =
 	"  keys/               lease and audit signing keys (Ed25519; secrets 0600)\n"
 	"  master.pub          a copy of --master-public\n"
 	"  tmp/                (0700)\n"
-	"and prints the first admin token, once: only its hash is kept.\n"
+	"and prints the first admin token and a token for each privacy officer,\n"
+	"once: only their hashes are kept.\n"
 	"\n"
 	"  --policy FILE         the collection policy (see 'sealtrace policy\n"
 	"                        check')\n"
 	"  --master-public FILE  master.pub from 'sealtrace-export keygen'; the\n"
 	"                        master SECRET is refused: it stays on the export\n"
 	"                        host\n"
+	"  --officer NAME        a first privacy officer (a person, e.g. an e-mail\n"
+	"                        address); at least two, since approving a purpose\n"
+	"                        takes two officers other than its proposer\n"
 	"  --listen ADDR:PORT    where 'serve' listens (default "
 	ST_CFG_LISTEN_DEFAULT ")\n"
 	"  --host NAME           a DNS name or IP address agents use to reach the\n"
@@ -205,6 +223,94 @@ static const char status_usage[] =
 	"\n"
 	"Global options: see 'sealtrace --help'.\n";
 
+static const char token_usage[] =
+	"usage: sealtrace token create --person NAME --role ROLE [--name N]\n"
+	"                              [--expires-days DAYS]\n"
+	"       sealtrace token list\n"
+	"       sealtrace token revoke NAME\n"
+	"       sealtrace token approve REQUEST\n"
+	"\n"
+	"API tokens: random, shown once, stored hashed, bound to a person (who\n"
+	"must exist: 'sealtrace user add') and a role: admin, officer (privacy\n"
+	"officer), steward (data steward), auditor, person. They expire (90\n"
+	"days unless --expires-days, at most 365).\n"
+	"Granting officer or steward needs a privacy officer: an officer's\n"
+	"'create' makes the token at once (never for themselves); an admin's\n"
+	"makes a request that another officer approves with 'token approve',\n"
+	"which prints the token once. 'create' prints the token alone on\n"
+	"stdout (details on stderr). Every grant and revocation is audited.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char purpose_usage[] =
+	"usage: sealtrace purpose propose --name P --description TEXT\n"
+	"              --steward NAME [--steward NAME]... --level 1..3\n"
+	"              --expires-days 1..90 (--user NAME | --group G)...\n"
+	"              [--app GLOB]... [--from TIME] [--until TIME]\n"
+	"              [--field pointer|keys|text|titles|apps]...\n"
+	"       sealtrace purpose propose --file PROPOSAL.json\n"
+	"       sealtrace purpose approve ID | revoke ID | list\n"
+	"\n"
+	"A purpose lets the named data stewards (people, never a group, a role\n"
+	"or everyone) export the named people's or groups' recordings, up to a\n"
+	"level, for at most 90 days. P must be a purpose the policy lists and\n"
+	"the people accepted; each steward must be a reader the policy lets be\n"
+	"named for P. A steward proposes; two privacy officers approve, neither\n"
+	"the proposer nor a steward on it (people are compared, not tokens).\n"
+	"Expired or revoked purposes are unusable. TIME: Unix seconds or\n"
+	"YYYY-MM-DD. The JSON form is in docs/security.md.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char erase_usage[] =
+	"usage: sealtrace erase --user NAME\n"
+	"\n"
+	"Erases a person (a privacy officer's act): destroys their sealed key\n"
+	"first (secure_delete on, the write-ahead log checkpointed), so no copy\n"
+	"of the master key opens their data any more; revokes their devices\n"
+	"and tokens; deletes their segments and pseudonym; leaves a tombstone;\n"
+	"lists the exports that held their data; and says by when no key\n"
+	"backup older than the erasure remains. Audited.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char audit_usage[] =
+	"usage: sealtrace audit list [--user NAME] [--since TIME]\n"
+	"       sealtrace audit checkpoint --out FILE\n"
+	"       sealtrace audit verify [--checkpoint FILE]... [--audit-key FILE]\n"
+	"\n"
+	"The audit log: append-only, each entry (who as a pseudonym, role,\n"
+	"action, object, purpose, time, result) chained by hash to the one\n"
+	"before, under a Merkle tree (RFC 6962) with checkpoints signed by the\n"
+	"server's audit key. 'checkpoint' writes the newest one to FILE: keep\n"
+	"it off this host. 'verify' downloads every entry and checks, here, the\n"
+	"chain and the tree root at each saved checkpoint and at the server's\n"
+	"newest, and the server's consistency proofs; it names the first bad\n"
+	"entry and exits 1 on any damage. --audit-key: the audit public key\n"
+	"(keys/audit.pub of the data folder) kept apart, rather than the key\n"
+	"the server reports. For officers and auditors.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char access_usage[] =
+	"usage: sealtrace access [--user NAME]\n"
+	"\n"
+	"Who accessed a person's data, when, in which role and under which\n"
+	"purpose; each entry's inclusion proof is checked against the signed\n"
+	"checkpoint that comes with the answer. A person's token reads its own\n"
+	"history (no --user); officers and auditors name the person.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
+static const char retention_usage[] =
+	"usage: sealtrace retention sweep\n"
+	"\n"
+	"Deletes now the segments that ended more than the policy's\n"
+	"retention_days ago (the server also does it at start and every\n"
+	"retention_sweep_s). Audited.\n"
+	"\n"
+	"Global options: see 'sealtrace --help'.\n";
+
 static const char pause_usage[] =
 	"usage: sealtrace pause (--all | --group G | --user NAME | --device ID)\n"
 	"                       --reason TEXT [--discard-unsent]\n"
@@ -259,16 +365,6 @@ static const char policy_usage[] =
 	"check and notice work offline. The policy format and every check are\n"
 	"in docs/policy.md.\n";
 
-/* Commands of DESIGN.md's interface that this build does not have, and
- * where they are planned. */
-static const struct {
-	const char *cmd, *issue;
-} not_built[] = {
-	{"token", "the access-control issue (roles and API tokens)"},
-	{"purpose", "the access-control issue (purposes and grants)"},
-	{"erase", "the erasure issue"},
-	{"audit", "the audit-log issue"},
-};
 
 static bool is_help(const char *a)
 {
@@ -483,11 +579,12 @@ static int cmd_init(int argc, char **argv)
 {
 	struct st_init_opts o = {0};
 	const char *hosts[ST_TLS_HOSTS_MAX];
+	const char *officers[ST_INIT_OFFICERS_MAX];
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		static const char *const opts[] = {
 			"--policy", "--master-public", "--listen", "--host",
-			"--tls-cert", "--tls-key", "--tls-ca"};
+			"--tls-cert", "--tls-key", "--tls-ca", "--officer"};
 		size_t k = 0;
 		for (; k < sizeof opts / sizeof opts[0]; k++)
 			if (!strcmp(a, opts[k]))
@@ -526,13 +623,25 @@ static int cmd_init(int argc, char **argv)
 			break;
 		case 4: o.tls_cert = v; break;
 		case 5: o.tls_key = v; break;
-		default: o.tls_ca = v; break;
+		case 6: o.tls_ca = v; break;
+		default:
+			if (o.n_officers == ST_INIT_OFFICERS_MAX) {
+				fprintf(stderr, "sealtrace init: at most %d "
+					"--officer names\n",
+					ST_INIT_OFFICERS_MAX);
+				return 2;
+			}
+			officers[o.n_officers++] = v;
+			break;
 		}
 	}
 	o.hosts = hosts;
-	if (!o.dir || !o.policy_file || !o.master_public) {
-		fprintf(stderr, "sealtrace init: needs DIR, --policy FILE and "
-			"--master-public FILE; see 'sealtrace init --help'\n");
+	o.officers = officers;
+	if (!o.dir || !o.policy_file || !o.master_public ||
+	    o.n_officers < ST_INIT_OFFICERS_MIN) {
+		fprintf(stderr, "sealtrace init: needs DIR, --policy FILE, "
+			"--master-public FILE and at least two --officer NAME; "
+			"see 'sealtrace init --help'\n");
 		return 2;
 	}
 	if ((o.tls_cert || o.tls_key || o.tls_ca) &&
@@ -542,9 +651,16 @@ static int cmd_init(int argc, char **argv)
 		return 2;
 	}
 	char token[ST_TOKEN_TEXT_MAX];
+	struct st_init_tokens *ot =
+		st_crypto_init() == 0 ? sodium_malloc(sizeof *ot) : NULL;
+	if (!ot) {
+		fprintf(stderr, "sealtrace init: out of memory\n");
+		return 1;
+	}
 	struct st_error e = {0};
-	int rc = st_server_init(&o, token, &e);
+	int rc = st_server_init(&o, token, ot, &e);
 	if (rc < 0) {
+		sodium_free(ot);
 		fprintf(stderr, "sealtrace init: %s\n",
 			e.msg[0] ? e.msg : st_strerror(rc));
 		return rc == ST_E_INVAL ? 2 : 1;
@@ -552,6 +668,7 @@ static int cmd_init(int argc, char **argv)
 	struct st_server_config c;
 	if (st_server_config_load(o.dir, &c, &e) < 0) {
 		sodium_memzero(token, sizeof token);
+		sodium_free(ot);
 		fprintf(stderr, "sealtrace init: %s\n", e.msg);
 		return 1;
 	}
@@ -568,11 +685,16 @@ static int cmd_init(int argc, char **argv)
 	       "now, e.g. as \"token\" in ~/.config/sealtrace/admin.json (mode\n"
 	       "0600) or in SEALTRACE_TOKEN:\n"
 	       "%s\n"
-	       "\n"
-	       "next: sealtrace serve --data %s\n",
-	       c.dir, c.listen, c.tls_ca, fp_hex, c.master_public, token,
-	       c.dir);
+	       "\n",
+	       c.dir, c.listen, c.tls_ca, fp_hex, c.master_public, token);
+	printf("privacy officer tokens, each shown only once: hand each to its\n"
+	       "officer alone (an admin token cannot approve purposes or grant\n"
+	       "the officer and steward roles):\n");
+	for (size_t i = 0; i < o.n_officers; i++)
+		printf("officer %s: %s\n", officers[i], ot->officer[i]);
+	printf("\nnext: sealtrace serve --data %s\n", c.dir);
 	sodium_memzero(token, sizeof token);
+	sodium_free(ot);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "sealtrace init: cannot write the admin token "
 			"to stdout; remove %s and run init again\n", c.dir);
@@ -662,6 +784,9 @@ static const char *help_of(const char *cmd)
 		{"enroll-token", enroll_usage}, {"backup", backup_usage},
 		{"status", status_usage}, {"policy", policy_usage},
 		{"pause", pause_usage},	  {"resume", resume_usage},
+		{"token", token_usage},	  {"purpose", purpose_usage},
+		{"erase", erase_usage},	  {"audit", audit_usage},
+		{"access", access_usage}, {"retention", retention_usage},
 	};
 	for (size_t i = 0; i < sizeof h / sizeof h[0]; i++)
 		if (!strcmp(h[i].cmd, cmd))
@@ -691,17 +816,6 @@ int main(int argc, char **argv)
 	const char *cmd = argv[i];
 	int n = argc - i - 1;
 	char **rest = argv + i + 1;
-	for (size_t k = 0; k < sizeof not_built / sizeof not_built[0]; k++)
-		if (!strcmp(cmd, not_built[k].cmd)) {
-			if (any_help(n, rest)) {
-				printf("sealtrace %s: not built yet: see %s\n",
-				       cmd, not_built[k].issue);
-				return 0;
-			}
-			fprintf(stderr, "sealtrace %s: not built yet: see %s\n",
-				cmd, not_built[k].issue);
-			return 2;
-		}
 	const char *help = help_of(cmd);
 	if (!help) {
 		fprintf(stderr, "sealtrace: unknown command '%s'; see 'sealtrace "

@@ -12,11 +12,14 @@ init_server() {
 	mkdir -p -m 700 "$T/$name-export"
 	"$EXPORT" keygen --out "$T/$name-export" >"$T/$name-keygen.log" 2>&1 || return 1
 	"$SEALTRACE" init "$T/$name" --policy "${POLICY:-$SRC/policies/default.json}" \
-		--master-public "$T/$name-export/master.pub" --listen 127.0.0.1:0 "$@" \
+		--master-public "$T/$name-export/master.pub" --listen 127.0.0.1:0 \
+		--officer "${OFFICER1:-olga@example.com}" --officer "${OFFICER2:-omar@example.com}" "$@" \
 		>"$T/$name-init.out" 2>"$T/$name-init.err" || { cat "$T/$name-init.err"; return 1; }
 	SRV_DIR=$T/$name
-	ADMIN_TOKEN=$(grep -oE 'sta_[A-Za-z0-9_-]{43}' "$T/$name-init.out" | head -1)
-	[ -n "$ADMIN_TOKEN" ]
+	ADMIN_TOKEN=$(grep -m1 -oE 'sta_[A-Za-z0-9_-]{43}' "$T/$name-init.out")
+	OFFICER1_TOKEN=$(sed -n 's/^officer [^ ]*: \(sta_[A-Za-z0-9_-]*\)$/\1/p' "$T/$name-init.out" | sed -n 1p)
+	OFFICER2_TOKEN=$(sed -n 's/^officer [^ ]*: \(sta_[A-Za-z0-9_-]*\)$/\1/p' "$T/$name-init.out" | sed -n 2p)
+	[ -n "$ADMIN_TOKEN" ] && [ -n "$OFFICER1_TOKEN" ] && [ -n "$OFFICER2_TOKEN" ]
 }
 
 # start_server [serve options...]: serves $SRV_DIR; sets URL, SRV_PID and the

@@ -31,11 +31,11 @@ check "an admin call without a token is refused (401)" \
 check "user add alice" q "$SEALTRACE" user add alice@example.com --group eng
 check "user add bob" q "$SEALTRACE" user add bob@example.com
 "$SEALTRACE" user list --json >"$T/users.json" 2>>"$T/admin.err"
-check "user list holds both, with public keys only" python3 -c '
+check "user list holds both (and the two officers init made), with public keys only" python3 -c '
 import json, sys
 u = json.load(open(sys.argv[1]))["users"]
 names = sorted(x["name"] for x in u)
-assert names == ["alice@example.com", "bob@example.com"], names
+assert names == ["alice@example.com", "bob@example.com", "olga@example.com", "omar@example.com"], names
 assert all(len(x["public_key"]) > 40 and "secret" not in json.dumps(x) for x in u)
 ' "$T/users.json"
 

@@ -226,15 +226,15 @@ static void missing_parts_and_bad_urls_are_usage_errors(void **s)
 static void durations(void **s)
 {
 	(void)s;
-	assert_int_equal(parse_duration("90"), 90);
-	assert_int_equal(parse_duration("90s"), 90);
-	assert_int_equal(parse_duration("30m"), 1800);
-	assert_int_equal(parse_duration("24h"), 86400);
-	assert_int_equal(parse_duration("7d"), 604800);
+	assert_int_equal(adm_parse_duration("90"), 90);
+	assert_int_equal(adm_parse_duration("90s"), 90);
+	assert_int_equal(adm_parse_duration("30m"), 1800);
+	assert_int_equal(adm_parse_duration("24h"), 86400);
+	assert_int_equal(adm_parse_duration("7d"), 604800);
 	static const char *const bad[] = {"", "h", "-5m", "5 m", "5x", "1.5h",
 					  "99999999999999999999", NULL};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_int_equal(parse_duration(bad[i]), -1);
+		assert_int_equal(adm_parse_duration(bad[i]), -1);
 }
 
 static void usage_errors_before_any_network(void **s)
@@ -303,13 +303,13 @@ static void backup_refuses_an_existing_file_before_asking(void **s)
 	char fresh[300];
 	snprintf(fresh, sizeof fresh, "%s/new.db", dir);
 	mode_t old = umask(0);
-	assert_int_equal(write_new_0600(fresh, (const uint8_t *)"abc", 3, &e), 0);
+	assert_int_equal(adm_write_new_0600(fresh, (const uint8_t *)"abc", 3, &e), 0);
 	umask(old);
 	struct stat st;
 	assert_int_equal(stat(fresh, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(st.st_size, 3);
-	assert_fails_with(write_new_0600(file, (const uint8_t *)"x", 1, &e),
+	assert_fails_with(adm_write_new_0600(file, (const uint8_t *)"x", 1, &e),
 			  -EEXIST, &e, "never replaces");
 	FILE *f = fopen(file, "r");
 	char back[16] = "";

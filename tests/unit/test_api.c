@@ -461,6 +461,14 @@ static int group_setup(void **state)
 	    st_key_write(S.cfg.lease_pub, ST_KEY_LEASE_PUBLIC, lpk, 32, false,
 			 &e) < 0)
 		fail_msg("lease key: %s", e.msg);
+	/* the audit pair: a separate key, as init makes it */
+	uint8_t apk[32];
+	assert_int_equal(st_sign_keypair(apk, lsk), 0);
+	if (st_key_write(S.cfg.audit_key, ST_KEY_AUDIT_SECRET, lsk, 64, true,
+			 &e) < 0 ||
+	    st_key_write(S.cfg.audit_pub, ST_KEY_AUDIT_PUBLIC, apk, 32, false,
+			 &e) < 0)
+		fail_msg("audit key: %s", e.msg);
 	st_secret_free(lsk);
 	S.master_sk = st_secret_new(ST_BOX_SK_LEN);
 	assert_int_equal(st_box_keypair(S.master_pk, S.master_sk), 0);

@@ -58,9 +58,14 @@ static int teardown(void **s)
 	return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static const char *const officers[] = {"olga@example.com",
+				       "omar@example.com"};
+static struct st_init_tokens officer_toks;
+
 static struct st_init_opts opts(void)
 {
-	struct st_init_opts o = {.dir = dir, .policy_file = policy,
+	struct st_init_opts o = {.officers = officers, .n_officers = 2,
+				 .dir = dir, .policy_file = policy,
 				 .master_public = mpub};
 	return o;
 }
@@ -99,7 +104,7 @@ static void makes_the_folder_with_private_modes(void **s)
 	char tok[ST_TOKEN_TEXT_MAX];
 	struct st_error e = {0};
 	mode_t old = umask(0); /* modes are exact whatever the umask */
-	int rc = st_server_init(&o, tok, &e);
+	int rc = st_server_init(&o, tok, &officer_toks, &e);
 	umask(old);
 	if (rc < 0)
 		fail_msg("init: %s", e.msg);
@@ -157,7 +162,7 @@ static void store_holds_the_policy_and_the_token_hash_only(void **s)
 	struct st_init_opts o = opts();
 	char tok[ST_TOKEN_TEXT_MAX];
 	struct st_error e = {0};
-	if (st_server_init(&o, tok, &e) < 0)
+	if (st_server_init(&o, tok, &officer_toks, &e) < 0)
 		fail_msg("init: %s", e.msg);
 	assert_int_equal(strlen(tok), ST_ADMIN_TOKEN_LEN);
 	uint8_t h[32];
@@ -217,7 +222,7 @@ static void accepts_an_empty_existing_folder(void **s)
 	struct st_init_opts o = opts();
 	char tok[ST_TOKEN_TEXT_MAX];
 	struct st_error e = {0};
-	if (st_server_init(&o, tok, &e) < 0)
+	if (st_server_init(&o, tok, &officer_toks, &e) < 0)
 		fail_msg("init: %s", e.msg);
 	assert_int_equal(mode_of(""), 0700);
 }
@@ -234,7 +239,7 @@ static void refuses_a_non_empty_folder_and_leaves_it_alone(void **s)
 	struct st_init_opts o = opts();
 	char tok[ST_TOKEN_TEXT_MAX] = "x";
 	struct st_error e = {0};
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_EXISTS, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_EXISTS, &e,
 			  "not empty");
 	assert_non_null(strstr(e.msg, "notes.txt"));
 	assert_int_equal(entries(dir), 1);
@@ -244,7 +249,7 @@ static void refuses_a_non_empty_folder_and_leaves_it_alone(void **s)
 	snprintf(p, sizeof p, "%s/sealtrace.db", dir);
 	f = fopen(p, "w");
 	fclose(f);
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_EXISTS, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_EXISTS, &e,
 			  "store");
 	assert_int_equal(entries(dir), 2);
 }
@@ -256,7 +261,7 @@ static void refuses_a_master_secret(void **s)
 	o.master_public = msec;
 	char tok[ST_TOKEN_TEXT_MAX];
 	struct st_error e = {0};
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_MASTER_SECRET, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_MASTER_SECRET, &e,
 			  "export host");
 	assert_non_null(strstr(e.msg, msec));
 	assert_int_equal(access(dir, F_OK), -1);
@@ -267,7 +272,7 @@ static void refuses_a_master_secret(void **s)
 	assert_int_equal(st_key_write(other, ST_KEY_PERSON_PUBLIC, k, 32, false,
 				      NULL), 0);
 	o.master_public = other;
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_KEY_FORMAT, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_KEY_FORMAT, &e,
 			  ST_KEY_MASTER_PUBLIC);
 	assert_int_equal(access(dir, F_OK), -1);
 }
@@ -284,7 +289,7 @@ static void refuses_a_bad_policy_before_writing(void **s)
 	o.policy_file = bad;
 	char tok[ST_TOKEN_TEXT_MAX];
 	struct st_error e = {0};
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_BROAD_GRANT, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_BROAD_GRANT, &e,
 			  "policy check");
 	assert_int_equal(access(dir, F_OK), -1);
 }
@@ -314,7 +319,7 @@ static void nothing_left_after_a_failure(void **s)
 	o.tls_key = b_key; /* not the certificate's key */
 	o.tls_ca = a_pem;
 	char tok[ST_TOKEN_TEXT_MAX];
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_PIN, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_PIN, &e,
 			  "not the key");
 	assert_int_equal(access(dir, F_OK), -1);
 	assert_int_equal(tok[0], 0);
@@ -322,14 +327,14 @@ static void nothing_left_after_a_failure(void **s)
 	o.tls_key = s_key;
 	o.tls_ca = b_pem;
 	assert_int_equal(mkdir(dir, 0755), 0);
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_PIN, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_PIN, &e,
 			  "does not verify");
 	assert_int_equal(entries(dir), 0);
 	assert_int_equal(mode_of(""), 0755);
 	assert_int_equal(rmdir(dir), 0);
 	/* the right three: copied, and no CA key kept */
 	o.tls_ca = a_pem;
-	if (st_server_init(&o, tok, &e) < 0)
+	if (st_server_init(&o, tok, &officer_toks, &e) < 0)
 		fail_msg("init with own TLS: %s", e.msg);
 	assert_int_equal(mode_of("tls/server.key"), 0600);
 	char p[600];
@@ -344,7 +349,7 @@ static void refuses_half_given_tls_and_loose_operator_key(void **s)
 	o.tls_cert = "/x.pem";
 	char tok[ST_TOKEN_TEXT_MAX];
 	struct st_error e = {0};
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_INVAL, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_INVAL, &e,
 			  "all three");
 	char a_pem[300], a_key[300], s_pem[300], s_key[300];
 	snprintf(a_pem, sizeof a_pem, "%s/a.pem", root);
@@ -359,7 +364,7 @@ static void refuses_half_given_tls_and_loose_operator_key(void **s)
 	o.tls_cert = s_pem;
 	o.tls_key = s_key;
 	o.tls_ca = a_pem;
-	assert_fails_with(st_server_init(&o, tok, &e), ST_E_KEY_MODE, &e,
+	assert_fails_with(st_server_init(&o, tok, &officer_toks, &e), ST_E_KEY_MODE, &e,
 			  "chmod 600");
 	assert_int_equal(access(dir, F_OK), -1);
 }
