@@ -2725,6 +2725,12 @@ static const struct route_def {
 	{"/v1/keys/people", R_KEYS_PEOPLE, RO, R_NONE, 0, AUTH_TOKEN, NULL},
 	{"/v1/keys/rotate", R_NONE, 0, R_KEYS_ROTATE, RO, AUTH_TOKEN,
 	 ST_API_CT_JSON},
+	{"/v1/exports", R_NONE, 0, R_EXPORT_START, RS, AUTH_TOKEN,
+	 ST_API_CT_JSON},
+	{"/v1/exports/segment", R_EXPORT_SEGMENT, RS, R_NONE, 0, AUTH_TOKEN,
+	 NULL},
+	{"/v1/exports/finish", R_NONE, 0, R_EXPORT_FINISH, RS, AUTH_TOKEN,
+	 ST_API_CT_JSON},
 };
 
 struct route_info {
@@ -2902,6 +2908,9 @@ static void on_body(struct st_api *a, struct st_http_req *r, struct areq *q)
 	case R_AUDIT_CHECKPOINT: case R_AUDIT_PROOF: case R_PERSON_ACCESS:
 	case R_ERASE: case R_SWEEP: case R_KEYS_PEOPLE: case R_KEYS_ROTATE:
 		api_access_handle(a, r, q);
+		break;
+	case R_EXPORT_START: case R_EXPORT_SEGMENT: case R_EXPORT_FINISH:
+		api_export_handle(a, r, q);
 		break;
 	case R_NONE: break;
 	}

@@ -149,6 +149,8 @@ enum route {
 	R_PURPOSES_LIST, R_PURPOSES_PROPOSE, R_PURPOSES_APPROVE,
 	R_PURPOSES_REVOKE, R_AUDIT_ENTRIES, R_AUDIT_CHECKPOINT, R_AUDIT_PROOF,
 	R_PERSON_ACCESS, R_ERASE, R_SWEEP, R_KEYS_PEOPLE, R_KEYS_ROTATE,
+	/* export (api_export.c) */
+	R_EXPORT_START, R_EXPORT_SEGMENT, R_EXPORT_FINISH,
 };
 
 struct areq {
@@ -209,6 +211,10 @@ void api_device_revoked(struct st_api *a, const uint8_t id[16]);
  * erasure, retention, keys). */
 void api_access_handle(struct st_api *a, struct st_http_req *r,
 		       struct areq *q);
+/* api_export.c: an export's start, its segments, its end. */
+void api_export_handle(struct st_api *a, struct st_http_req *r,
+		       struct areq *q);
+
 /* The caller's name in the audit log: the pseudonym of the token's person
  * (made on first use), or the token's name for init's person-less admin
  * token. store_mu held, no transaction open. */

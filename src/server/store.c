@@ -1250,6 +1250,51 @@ int st_store_segment_sweep(struct st_store *s, int64_t before_min,
 		 s->type->segment_sweep(s, before_min, deleted, err));
 }
 
+int st_store_export_add(struct st_store *s, const struct st_export *x,
+			struct st_error *err)
+{
+	if (!x || strnlen(x->out_dir, sizeof x->out_dir) >= sizeof x->out_dir)
+		return st_fail(err, ST_E_INVAL, "export add: bad export");
+	WRITE_OP(s, "export add", s->type->export_add(s, x, err));
+}
+
+int st_store_export_person(struct st_store *s, const uint8_t export_id[16],
+			   const uint8_t person[16], struct st_error *err)
+{
+	if (!export_id || !person)
+		return st_fail(err, ST_E_INVAL, "export person: no ids");
+	WRITE_OP(s, "export person",
+		 s->type->export_person(s, export_id, person, err));
+}
+
+int st_store_export_get(struct st_store *s, const uint8_t id[16],
+			struct st_export *out, struct st_error *err)
+{
+	if (!id || !out)
+		return st_fail(err, ST_E_INVAL, "export get: no id or output");
+	READ_OP(s, "export get", s->type->export_get(s, id, out, err));
+}
+
+int st_store_export_has(struct st_store *s, const uint8_t export_id[16],
+			const uint8_t person[16], bool *out,
+			struct st_error *err)
+{
+	if (!export_id || !person || !out)
+		return st_fail(err, ST_E_INVAL, "export has: no ids");
+	READ_OP(s, "export has",
+		s->type->export_has(s, export_id, person, out, err));
+}
+
+int st_store_export_finish(struct st_store *s, const uint8_t id[16],
+			   const uint8_t manifest_hash[32], int64_t now_s,
+			   struct st_error *err)
+{
+	if (!id || !manifest_hash)
+		return st_fail(err, ST_E_INVAL, "export finish: no id or hash");
+	WRITE_OP(s, "export finish",
+		 s->type->export_finish(s, id, manifest_hash, now_s, err));
+}
+
 /* ---- fault injection: a type that wraps another store ---- */
 
 struct fault_store {
@@ -1820,6 +1865,37 @@ static int fault_segment_sweep(struct st_store *s, int64_t before_min,
 		  IN(s)->type->segment_sweep(IN(s), before_min, deleted, err));
 }
 
+static int fault_export_add(struct st_store *s, const struct st_export *x,
+			    struct st_error *err)
+{
+	FAULT_FWD(s, "export add", IN(s)->type->export_add(IN(s), x, err));
+}
+static int fault_export_person(struct st_store *s, const uint8_t e[16],
+			       const uint8_t p[16], struct st_error *err)
+{
+	FAULT_FWD(s, "export person",
+		  IN(s)->type->export_person(IN(s), e, p, err));
+}
+static int fault_export_get(struct st_store *s, const uint8_t id[16],
+			    struct st_export *out, struct st_error *err)
+{
+	FAULT_FWD(s, "export get", IN(s)->type->export_get(IN(s), id, out, err));
+}
+static int fault_export_has(struct st_store *s, const uint8_t e[16],
+			    const uint8_t p[16], bool *out,
+			    struct st_error *err)
+{
+	FAULT_FWD(s, "export has",
+		  IN(s)->type->export_has(IN(s), e, p, out, err));
+}
+static int fault_export_finish(struct st_store *s, const uint8_t id[16],
+			       const uint8_t h[32], int64_t now_s,
+			       struct st_error *err)
+{
+	FAULT_FWD(s, "export finish",
+		  IN(s)->type->export_finish(IN(s), id, h, now_s, err));
+}
+
 static const struct st_store_type fault_type = {
 	.name = "fault",
 	.size = sizeof(struct fault_store),
@@ -1891,6 +1967,11 @@ static const struct st_store_type fault_type = {
 	.person_erase = fault_person_erase,
 	.person_exports = fault_person_exports,
 	.segment_sweep = fault_segment_sweep,
+	.export_add = fault_export_add,
+	.export_person = fault_export_person,
+	.export_get = fault_export_get,
+	.export_has = fault_export_has,
+	.export_finish = fault_export_finish,
 };
 
 int st_store_fault_wrap(struct st_store *inner, struct st_store **out,

@@ -235,6 +235,7 @@ struct st_purpose;
 struct st_store_audit;
 struct st_store_checkpoint;
 struct st_erase_result;
+struct st_export;
 typedef int (*st_store_purpose_cb)(void *ctx, const struct st_purpose *p);
 typedef int (*st_store_audit_cb)(void *ctx, const struct st_store_audit *e);
 typedef int (*st_store_pause_cb)(void *ctx, const struct st_pause *p);
@@ -450,6 +451,18 @@ struct st_store_type {
 			      size_t *count, struct st_error *err);
 	int (*segment_sweep)(struct st_store *s, int64_t before_min,
 			     uint64_t *deleted, struct st_error *err);
+	int (*export_add)(struct st_store *s, const struct st_export *x,
+			  struct st_error *err);
+	int (*export_person)(struct st_store *s, const uint8_t export_id[16],
+			     const uint8_t person[16], struct st_error *err);
+	int (*export_get)(struct st_store *s, const uint8_t id[16],
+			  struct st_export *out, struct st_error *err);
+	int (*export_has)(struct st_store *s, const uint8_t export_id[16],
+			  const uint8_t person[16], bool *out,
+			  struct st_error *err);
+	int (*export_finish)(struct st_store *s, const uint8_t id[16],
+			     const uint8_t manifest_hash[32], int64_t now_s,
+			     struct st_error *err);
 };
 
 struct st_store {
@@ -919,6 +932,34 @@ int st_store_person_exports(struct st_store *s, const uint8_t person[16],
  * since the epoch); *deleted receives how many. */
 int st_store_segment_sweep(struct st_store *s, int64_t before_min,
 			   uint64_t *deleted, struct st_error *err);
+
+/* An export: what a steward took under a purpose (its people in
+ * export_people), so that erasure can list it. */
+struct st_export {
+	uint8_t id[ST_STORE_ID_LEN];
+	int64_t purpose_id;
+	uint8_t steward[ST_STORE_ID_LEN]; /* a person */
+	int64_t created_s;
+	char out_dir[1024];
+	bool finished;
+	uint8_t manifest_hash[32]; /* when finished */
+	int64_t finished_s;
+};
+int st_store_export_add(struct st_store *s, const struct st_export *x,
+			struct st_error *err);
+int st_store_export_person(struct st_store *s, const uint8_t export_id[16],
+			   const uint8_t person[16], struct st_error *err);
+/* ST_E_NOT_FOUND when unknown. */
+int st_store_export_get(struct st_store *s, const uint8_t id[16],
+			struct st_export *out, struct st_error *err);
+/* Whether the person's data is in the export. */
+int st_store_export_has(struct st_store *s, const uint8_t export_id[16],
+			const uint8_t person[16], bool *out,
+			struct st_error *err);
+/* Records the manifest's hash; ST_E_STATE when finished already. */
+int st_store_export_finish(struct st_store *s, const uint8_t id[16],
+			   const uint8_t manifest_hash[32], int64_t now_s,
+			   struct st_error *err);
 
 /* Fault injection seam (tests and drills; never configured by `serve`):
  * a store type that forwards to an inner store and fails the fail_at-th

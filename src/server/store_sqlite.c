@@ -255,7 +255,8 @@ enum stmt_id {
 	S_PERSON_NOTICES, S_PERSON_RESEAL,
 	S_ERASE_PERSON, S_ERASE_DEVICES, S_ERASE_SEGS, S_ERASE_ETOKENS,
 	S_ERASE_TOKENS, S_ERASE_PSEUD, S_ERASE_TOMB, S_PERSON_EXPORTS,
-	S_SWEEP,
+	S_SWEEP, S_EXPORT_ADD, S_EXPORT_PERSON, S_EXPORT_GET, S_EXPORT_HAS,
+	S_EXPORT_FINISH,
 	S_COUNT,
 };
 
@@ -461,6 +462,16 @@ static const char *const sql[S_COUNT] = {
 			     " WHERE p.person_id = ?1 ORDER BY e.created_s"
 			     " LIMIT ?2",
 	[S_SWEEP] = "DELETE FROM segments WHERE t_end_min <= ?1",
+	[S_EXPORT_ADD] = "INSERT INTO exports (id, purpose_id, steward,"
+			 " created_s, out_dir) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_EXPORT_PERSON] = "INSERT OR IGNORE INTO export_people (export_id,"
+			    " person_id) VALUES (?1, ?2)",
+	[S_EXPORT_GET] = "SELECT id, purpose_id, steward, created_s, out_dir,"
+			 " manifest_hash, finished_s FROM exports WHERE id = ?1",
+	[S_EXPORT_HAS] = "SELECT 1 FROM export_people WHERE export_id = ?1"
+			 " AND person_id = ?2",
+	[S_EXPORT_FINISH] = "UPDATE exports SET manifest_hash = ?2,"
+			    " finished_s = ?3 WHERE id = ?1 AND finished_s = 0",
 };
 
 struct sq_store {
@@ -2574,6 +2585,82 @@ static int sq_segment_sweep(struct st_store *s, int64_t before_min,
 	return rc;
 }
 
+static int sq_export_add(struct st_store *s, const struct st_export *x,
+			 struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_EXPORT_ADD];
+	BLOB(st, 1, x->id, 16);
+	I64(st, 2, x->purpose_id);
+	BLOB(st, 3, x->steward, 16);
+	I64(st, 4, x->created_s);
+	TEXT(st, 5, x->out_dir);
+	return run(q, S_EXPORT_ADD, "export add", err);
+}
+
+static int sq_export_person(struct st_store *s, const uint8_t e[16],
+			    const uint8_t p[16], struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	BLOB(q->st[S_EXPORT_PERSON], 1, e, 16);
+	BLOB(q->st[S_EXPORT_PERSON], 2, p, 16);
+	return run(q, S_EXPORT_PERSON, "export person", err);
+}
+
+static int sq_export_get(struct st_store *s, const uint8_t id[16],
+			 struct st_export *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_EXPORT_GET];
+	BLOB(st, 1, id, 16);
+	int rc = step_one(q, st, "export get", "export: not found", err);
+	if (rc < 0)
+		return rc;
+	memset(out, 0, sizeof *out);
+	out->purpose_id = sqlite3_column_int64(st, 1);
+	out->created_s = sqlite3_column_int64(st, 3);
+	out->finished_s = sqlite3_column_int64(st, 6);
+	out->finished = out->finished_s != 0;
+	if (!col_blob(st, 0, out->id, 16) || !col_blob(st, 2, out->steward, 16) ||
+	    !col_text(st, 4, out->out_dir, sizeof out->out_dir - 1) ||
+	    (out->finished && !col_blob(st, 5, out->manifest_hash, 32)))
+		rc = corrupt(q, "export get", err);
+	done(st);
+	return rc;
+}
+
+static int sq_export_has(struct st_store *s, const uint8_t e[16],
+			 const uint8_t p[16], bool *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_EXPORT_HAS];
+	BLOB(st, 1, e, 16);
+	BLOB(st, 2, p, 16);
+	int rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW;
+	int ret = (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			  ? 0
+			  : sq_fail(q, rc, "export has", err);
+	done(st);
+	return ret;
+}
+
+static int sq_export_finish(struct st_store *s, const uint8_t id[16],
+			    const uint8_t h[32], int64_t now_s,
+			    struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_EXPORT_FINISH];
+	BLOB(st, 1, id, 16);
+	BLOB(st, 2, h, 32);
+	I64(st, 3, now_s > 0 ? now_s : 1);
+	int rc = run(q, S_EXPORT_FINISH, "export finish", err);
+	if (rc == 0 && sqlite3_changes(q->db) != 1)
+		return st_fail(err, ST_E_STATE,
+			       "export: unknown or finished already");
+	return rc;
+}
+
 const struct st_store_type st_store_sqlite = {
 	.name = "sqlite",
 	.size = sizeof(struct sq_store),
@@ -2645,4 +2732,9 @@ const struct st_store_type st_store_sqlite = {
 	.person_erase = sq_person_erase,
 	.person_exports = sq_person_exports,
 	.segment_sweep = sq_segment_sweep,
+	.export_add = sq_export_add,
+	.export_person = sq_export_person,
+	.export_get = sq_export_get,
+	.export_has = sq_export_has,
+	.export_finish = sq_export_finish,
 };
