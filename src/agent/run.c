@@ -651,25 +651,8 @@ static int make_filter(struct agent *a, struct st_error *err)
 	if (rc < 0)
 		return rc;
 	struct st_filter_title_rule rules[ST_FILTER_TITLE_RULES_MAX];
-	size_t nr = p->n_title_rules < ST_FILTER_TITLE_RULES_MAX
-			    ? p->n_title_rules
-			    : ST_FILTER_TITLE_RULES_MAX;
-	for (size_t i = 0; i < nr; i++) {
-		rules[i].match = p->title_rules[i].match;
-		rules[i].replace = p->title_rules[i].replace;
-	}
-	struct st_filter_cfg fc = {
-		.include = (const char *const *)p->include.v,
-		.n_include = p->include.n,
-		.exclude = (const char *const *)p->exclude.v,
-		.n_exclude = p->exclude.n,
-		.private_chat = (const char *const *)p->private_chat.v,
-		.n_private_chat = p->private_chat.n,
-		.title_rules = rules,
-		.n_title_rules = nr,
-		.keep_level = (uint8_t)p->keep_level,
-		.key_coarsen_ms = (uint32_t)p->key_coarsen_ms,
-	};
+	struct st_filter_cfg fc;
+	st_filter_cfg_from_policy(p, 0, rules, &fc);
 	return st_filter_new(&fc, a->det, &a->filter, err);
 }
 

@@ -912,3 +912,30 @@ int st_filter_apply(struct st_filter *f, struct st_events *evs, bool final,
 	free(p.fwin);
 	return rc;
 }
+
+void st_filter_cfg_from_policy(const struct st_policy *p, int cap_level,
+			       struct st_filter_title_rule *rules,
+			       struct st_filter_cfg *out)
+{
+	size_t nr = p->n_title_rules < ST_FILTER_TITLE_RULES_MAX
+			    ? p->n_title_rules
+			    : ST_FILTER_TITLE_RULES_MAX;
+	for (size_t i = 0; i < nr; i++) {
+		rules[i].match = p->title_rules[i].match;
+		rules[i].replace = p->title_rules[i].replace;
+	}
+	int keep = p->keep_level;
+	if (cap_level >= 1 && cap_level < keep)
+		keep = cap_level;
+	memset(out, 0, sizeof *out);
+	out->include = (const char *const *)p->include.v;
+	out->n_include = p->include.n;
+	out->exclude = (const char *const *)p->exclude.v;
+	out->n_exclude = p->exclude.n;
+	out->private_chat = (const char *const *)p->private_chat.v;
+	out->n_private_chat = p->private_chat.n;
+	out->title_rules = rules;
+	out->n_title_rules = nr;
+	out->keep_level = (uint8_t)keep;
+	out->key_coarsen_ms = (uint32_t)p->key_coarsen_ms;
+}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/event.h"
+#include "core/policy.h"
 #include "filter/detect.h"
 
 #define ST_FILTER_GLOBS_MAX 128     /* app globs per list */
@@ -75,6 +76,15 @@ int st_filter_apply(struct st_filter *f, struct st_events *evs, bool final,
 		    size_t *carry_from, uint8_t *level, struct st_error *err);
 
 void st_filter_stats(const struct st_filter *f, struct st_filter_stats *out);
+
+/* The filter configuration a collection policy asks for (what the agent
+ * runs, and what the export host runs again): rules[] (caller-provided,
+ * ST_FILTER_TITLE_RULES_MAX) receives the title rules; strings are
+ * borrowed from p. keep_level is the policy's unless cap_level (1..3) is
+ * lower. */
+void st_filter_cfg_from_policy(const struct st_policy *p, int cap_level,
+			       struct st_filter_title_rule *rules,
+			       struct st_filter_cfg *out);
 
 /* fnmatch-style glob, case-insensitive: '*', '?', '[...]'. */
 bool st_glob_match(const char *glob, const char *s, size_t len);

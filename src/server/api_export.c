@@ -531,6 +531,20 @@ static void h_export_start(struct st_api *a, struct st_http_req *r,
 			st_auditlog_abort(a->audit);
 		}
 	}
+	/* A checkpoint that covers the entries just written, for the
+	 * manifest: anyone can later prove the export was logged. */
+	char cp_text[ST_AUDIT_CHECKPOINT_BUF] = "";
+	if (rc == 0) {
+		struct st_audit_checkpoint cp;
+		bool made = false;
+		size_t cl = 0;
+		rc = st_auditlog_checkpoint(a->audit, a->admin_store, now, true,
+					    &made, &cp, &e);
+		if (rc == 0)
+			rc = st_audit_checkpoint_format(&cp, cp_text,
+							sizeof cp_text, &cl,
+							&e);
+	}
 	if (rc < 0 && rc != ST_E_NOMEM)
 		api_audit_now(a, q, "export.start", obj, pl.p.name, rc);
 	pthread_mutex_unlock(&a->store_mu);
@@ -556,12 +570,13 @@ static void h_export_start(struct st_api *a, struct st_http_req *r,
 		names_json(pl.sc.apps, pl.sc.n_apps), "from",
 		(json_int_t)pl.from_s, "until", (json_int_t)pl.until_s,
 		"expires_s", (json_int_t)pl.p.expires_s);
-	json_t *o = json_pack("{s:s,s:o,s:s,s:O,s:O,s:O,s:O,s:O,s:I}",
+	json_t *o = json_pack("{s:s,s:o,s:s,s:O,s:O,s:O,s:O,s:O,s:I,s:s}",
 			      "export_id", xid, "purpose", purpose, "policy",
 			      cur.json, "policy_hashes", pl.policies,
 			      "notice_hashes", pl.notices, "people", pl.people,
 			      "devices", pl.devices, "segments", pl.segments,
-			      "audit_start_seq", (json_int_t)start_seq);
+			      "audit_start_seq", (json_int_t)start_seq,
+			      "audit_checkpoint", cp_text);
 	st_store_policy_fini(&cur);
 	plan_fini(&pl);
 	api_log(a, "export %s started: %zu segments", xid,
