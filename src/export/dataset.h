@@ -5,7 +5,7 @@
  * segment (a segment that fails is reported and never exported), runs the
  * privacy filter again with the level capped at the purpose's, keeps only
  * the applications and fields the purpose allows, turns events into steps
- * (export/actions.h), and writes episodes/*.jsonl and manifest.json
+ * (export/actions.h), and writes the episodes (JSON Lines) and manifest.json
  * (docs/dataset.md) into a new 0700 folder. Logs and messages carry counts
  * and ids only, never recorded content. */
 #ifndef ST_DATASET_H

@@ -3,12 +3,15 @@
  * code. Commands: `keygen` (the master key pair whose secret half never
  * leaves this host, in a 0600 file or wrapped by a PKCS#11 token),
  * `check-master` (loads it once, to prove the custody works) and `rotate`
- * (re-seals every person's secret to a new master).
+ * (re-seals every person's secret to a new master) and `dataset` (an
+ * export under an approved purpose).
  *
  * Exit codes: 0 success; 1 the work failed or was refused (a key already
- * there, a wrong PIN, the server's refusal); 2 usage errors and commands
- * not built yet. */
+ * there, a wrong PIN, the server's refusal); 2 usage errors.
+ */
 #include <errno.h>
+#include <stdlib.h>
+#include <time.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include "core/file.h"
 #include "core/keys.h"
 #include "core/mem.h"
+#include "export/dataset.h"
 #include "export/master.h"
 #include "export/rotate.h"
 
@@ -46,13 +50,13 @@ static const char usage[] =
 	"                      re-seals every person's secret on the server to\n"
 	"                      a new master public key; segments are untouched\n"
 	"\n"
-	"not built yet (exit 2):\n"
-	"  dataset --purpose P --out DIR   see the export issue\n"
+	"  dataset --purpose ID --out DIR [FILTERS] MASTER\n"
+	"                      exports the recordings an approved purpose\n"
+	"                      covers as training data (docs/dataset.md)\n"
 	"\n"
 	"  -h, --help          this help (also after a command)\n"
 	"\n"
-	"exit status: 0 ok; 1 failed or refused; 2 usage error or command not\n"
-	"built yet.\n";
+	"exit status: 0 ok; 1 failed or refused; 2 usage error.\n";
 
 static const char keygen_usage[] =
 	"usage: sealtrace-export keygen --out DIR\n"
@@ -123,6 +127,44 @@ static const char rotate_usage[] =
 	"Prints 'rotated N people to master <first 16 hex digits>'. Then give\n"
 	"the new master.pub to whoever keeps the server's; keep the old master\n"
 	"until the server's key backups older than the rotation are gone.\n";
+
+static const char dataset_usage[] =
+	"usage: sealtrace-export dataset --purpose ID --out DIR [--user NAME]...\n"
+	"           [--group G]... [--since TIME] [--until TIME] [--app GLOB]...\n"
+	"           [--idle-seconds N] [--progress|--no-progress]\n"
+	"           [--url URL] [--token TOKEN] [--ca FILE] MASTER\n"
+	"\n"
+	"Exports, as training data, what purpose ID (approved by two privacy\n"
+	"officers, unexpired, naming you as a steward) covers. The server checks\n"
+	"the purpose and that the filters stay inside its scope, and writes the\n"
+	"export and every person whose data it hands out into the audit log\n"
+	"before anything leaves. Here: the master secret is loaded once for the\n"
+	"people's keys and wiped; every segment is opened and verified again (one\n"
+	"that fails is reported and never exported); the privacy filter runs\n"
+	"again with the level capped at the purpose's; only the purpose's\n"
+	"applications and fields are kept; events become steps with their\n"
+	"pyautogui calls. DIR (new or empty; made 0700) receives manifest.json\n"
+	"and episodes/*.jsonl (docs/dataset.md); the server records the export\n"
+	"and the manifest's SHA-256, so that erasing a person lists it.\n"
+	"\n"
+	"  --purpose ID        the purpose's number ('sealtrace purpose list')\n"
+	"  --out DIR           where the dataset goes\n"
+	"  --user NAME, --group G, --since TIME, --until TIME, --app GLOB\n"
+	"                      narrow the export; each must lie inside the\n"
+	"                      purpose's scope (TIME: Unix seconds or YYYY-MM-DD)\n"
+	"  --idle-seconds N    an episode ends after this quiet time (60)\n"
+	"  --progress, --no-progress\n"
+	"                      a progress bar on stderr (default: on a terminal)\n"
+	"  --url URL --token TOKEN --ca FILE\n"
+	"                      the server and a data steward's token (or\n"
+	"                      $SEALTRACE_URL, $SEALTRACE_TOKEN, $SEALTRACE_CA)\n"
+	"  --filter-data DIR   the detector lists (data/filter of the source)\n"
+	"\n"
+	"MASTER: the master secret,\n" ST_MASTER_FLAGS_HELP
+	"\n"
+	"Prints one summary line. Exit 0 exported (segments that failed\n"
+	"verification are counted and named on stderr); 1 refused or failed;\n"
+	"2 usage error.\n";
 
 static bool is_help(const char *a)
 {
@@ -380,6 +422,130 @@ static int rotate(int argc, char **argv)
 	return 0;
 }
 
+static long long parse_time(const char *s)
+{
+	if (!s || !*s)
+		return -1;
+	bool digits = true;
+	for (const char *p = s; *p; p++)
+		digits = digits && *p >= '0' && *p <= '9';
+	if (digits)
+		return strlen(s) <= 12 ? atoll(s) : -1;
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *e = strptime(s, "%Y-%m-%d", &tm);
+	if (!e || *e)
+		return -1;
+	return (long long)timegm(&tm);
+}
+
+static int dataset(int argc, char **argv)
+{
+	struct st_dataset_opts o;
+	memset(&o, 0, sizeof o);
+	o.since = o.until = -1;
+	o.progress = -1;
+	struct st_error e = {0};
+	const char *purpose = NULL, *idle = NULL, *since = NULL, *until = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--progress") ||
+		    !strcmp(argv[i], "--no-progress")) {
+			o.progress = argv[i][2] == 'p';
+			continue;
+		}
+		static const char *const one[] = {
+			"--purpose", "--out", "--since", "--until",
+			"--idle-seconds", "--url", "--token", "--ca",
+			"--filter-data"};
+		const char **dst[] = {&purpose, &o.out_dir, &since, &until,
+				      &idle, &o.url, &o.token, &o.ca,
+				      &o.filter_data};
+		static const char *const many[] = {"--user", "--group",
+						   "--app"};
+		const char **mdst[] = {o.users, o.groups, o.apps};
+		size_t *mn[] = {&o.n_users, &o.n_groups, &o.n_apps};
+		bool taken = false, bad = false;
+		for (size_t k = 0; k < 9 && !taken && !bad; k++) {
+			const char *v = opt_value(argc, argv, &i, one[k], &bad);
+			if (bad || (v && *dst[k])) {
+				fprintf(stderr, "sealtrace-export dataset: %s "
+					"needs one value\n", one[k]);
+				return 2;
+			}
+			if (v) {
+				*dst[k] = v;
+				taken = true;
+			}
+		}
+		for (size_t k = 0; k < 3 && !taken && !bad; k++) {
+			const char *v = opt_value(argc, argv, &i, many[k], &bad);
+			if (bad || (v && *mn[k] == ST_DATASET_FILTERS_MAX)) {
+				fprintf(stderr, "sealtrace-export dataset: %s "
+					"needs a value (at most %d)\n",
+					many[k], ST_DATASET_FILTERS_MAX);
+				return 2;
+			}
+			if (v) {
+				mdst[k][(*mn[k])++] = v;
+				taken = true;
+			}
+		}
+		if (taken)
+			continue;
+		int r = st_master_src_flag(&o.master, argc, argv, &i, &e);
+		if (r < 0)
+			return fail("dataset", &e, 2);
+		if (r == 0) {
+			fprintf(stderr, "sealtrace-export dataset: unexpected "
+				"'%s'; see 'sealtrace-export dataset --help'\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	char *end = NULL;
+	o.purpose = purpose ? strtoll(purpose, &end, 10) : 0;
+	if (!purpose || *end || o.purpose < 1 || !o.out_dir) {
+		fprintf(stderr, "sealtrace-export dataset: needs --purpose ID "
+			"(a number) and --out DIR; see --help\n");
+		return 2;
+	}
+	if ((since && (o.since = parse_time(since)) < 0) ||
+	    (until && (o.until = parse_time(until)) < 0)) {
+		fprintf(stderr, "sealtrace-export dataset: --since/--until: "
+			"Unix seconds or YYYY-MM-DD\n");
+		return 2;
+	}
+	if (idle) {
+		long long v = atoll(idle);
+		if (v < 1 || v > 86400) {
+			fprintf(stderr, "sealtrace-export dataset: "
+				"--idle-seconds: 1 to 86400\n");
+			return 2;
+		}
+		o.idle_s = (uint32_t)v;
+	}
+	if (st_crypto_init() < 0) {
+		fprintf(stderr, "sealtrace-export: libsodium cannot "
+			"initialise\n");
+		return 1;
+	}
+	struct st_dataset_result res;
+	int rc = st_dataset_run(&o, &res, &e);
+	if (rc < 0)
+		return fail("dataset", &e, rc == -EINVAL ? 2 : 1);
+	char mh[65];
+	sodium_bin2hex(mh, sizeof mh, res.manifest_sha256, 32);
+	printf("export %s: %llu episodes, %llu steps from %llu segments of "
+	       "%llu people (%llu failed verification) in %s; manifest "
+	       "sha256 %.16s\n",
+	       res.export_id, (unsigned long long)res.episodes,
+	       (unsigned long long)res.steps,
+	       (unsigned long long)res.segments,
+	       (unsigned long long)res.people,
+	       (unsigned long long)res.failed, o.out_dir, mh);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -402,6 +568,7 @@ int main(int argc, char **argv)
 		{"keygen", keygen_usage, keygen},
 		{"check-master", check_usage, check_master},
 		{"rotate", rotate_usage, rotate},
+		{"dataset", dataset_usage, dataset},
 	};
 	for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
 		if (strcmp(cmd, cmds[k].name))
@@ -411,11 +578,6 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		return cmds[k].run(argc - 2, argv + 2);
-	}
-	if (!strcmp(cmd, "dataset")) {
-		fprintf(help ? stdout : stderr, "sealtrace-export %s: not built "
-			"yet: see the export issue\n", cmd);
-		return help ? 0 : 2;
 	}
 	fprintf(stderr, "sealtrace-export: unknown command '%s'; see "
 		"'sealtrace-export --help'\n", cmd);

@@ -807,7 +807,7 @@ static void h_purpose_approve(struct st_api *a, struct st_http_req *r,
 		       json_pack("{s:I,s:s,s:I,s:s}", "id", (json_int_t)id,
 				 "state", done ? "approved" : "proposed",
 				 "approvals", (json_int_t)count, "message",
-				 done ? "approved: usable by its stewards "
+				 done ? "usable by its stewards "
 					"until it expires"
 				      : "one more privacy officer must "
 					"approve it"));
