@@ -6,8 +6,10 @@
 # (pinning the server's CA), its person accepts the notice; Xvfb + openbox +
 # xterm, a scripted session typed and clicked with xdotool (with a pause in
 # the middle); the agent uploads its sealed segments; the server's figures;
-# then the export host opens what the server stored with the master secret
-# (a preview of export: the server itself can open nothing).
+# then a data steward proposes a purpose, two privacy officers approve it,
+# and the export host exports the recording as training data under it
+# (the server itself can open nothing): the manifest and the first steps
+# are printed, and the dataset is checked for the canaries typed on purpose.
 # Called by scripts/main.sh after the build; BUILD names the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,12 +35,14 @@ echo "== export host: master key pair (the server gets the public half only)"
 mkdir -m 700 "$T/export"
 "$EXPORT" keygen --out "$T/export"
 echo "== sealtrace init and serve (HTTPS on 127.0.0.1, a free port)"
-"$ST" init "$T/server" --policy policies/default.json \
+"$ST" init "$T/server" --policy policies/demo.json \
 	--master-public "$T/export/master.pub" --listen 127.0.0.1:0 \
 	--officer olga@example.com --officer omar@example.com >"$T/init.out"
 grep -v 'sta_' "$T/init.out" || true
 export SEALTRACE_TOKEN
 SEALTRACE_TOKEN=$(grep -m1 -oE 'sta_[A-Za-z0-9_-]{43}' "$T/init.out")
+OFFICER1=$(sed -n 's/^officer olga@example.com: //p' "$T/init.out")
+OFFICER2=$(sed -n 's/^officer omar@example.com: //p' "$T/init.out")
 "$ST" serve --data "$T/server" --url-file "$T/url" 2>"$T/server.log" &
 PIDS+=($!)
 for _ in $(seq 1 200); do [ -s "$T/url" ] && break; sleep 0.05; done
@@ -63,6 +67,8 @@ echo "== a scripted session in xterm (xdotool)"
 xdotool windowactivate --sync "$W"
 xdotool type --delay 20 "echo hello from sealtrace > greeting.txt"; xdotool key Return
 xdotool type --delay 20 "ls -l"; xdotool key Return
+# canaries: personal data the on-device filter must turn into markers
+xdotool type --delay 20 "echo card 4111 1111 1111 1111 mail canary.person@example.org"; xdotool key Return
 xdotool mousemove --sync 200 150 click 1 sleep 0.1 click --repeat 2 --delay 80 1
 xdotool mousemove 300 200 mousedown 1 sleep 0.05 mousemove 400 260 sleep 0.05 mouseup 1
 xdotool click 5 click 5 click 4
@@ -96,6 +102,43 @@ echo "== the server: devices and status (it holds ciphertext only)"
 "$ST" device list
 "$ST" status
 "$ST" backup --out "$T/backup.db"
+echo "== a data steward proposes a purpose; two privacy officers approve it"
+"$ST" user add stella@example.com >/dev/null
+STEWARD=$(SEALTRACE_TOKEN=$OFFICER1 "$ST" token create --person stella@example.com --role steward 2>/dev/null)
+SEALTRACE_TOKEN=$STEWARD "$ST" purpose propose --name computer-use-training \
+	--description "UI agents for terminal work" --steward stella@example.com \
+	--user demo@example.com --level 2 --expires-days 30
+SEALTRACE_TOKEN=$OFFICER1 "$ST" purpose approve 1
+SEALTRACE_TOKEN=$OFFICER2 "$ST" purpose approve 1
+SEALTRACE_TOKEN=$STEWARD "$ST" purpose list
+
+echo "== export host: the dataset, under the approved purpose"
+SEALTRACE_TOKEN=$STEWARD "$EXPORT" dataset --purpose 1 --out "$T/dataset" \
+	--master "$T/export/master.key" --idle-seconds 60 --no-progress
+python3 - "$T/dataset" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, "manifest.json")))
+print("manifest: export %s, purpose %s (approved by %s), %d people, %d segments,"
+      % (m["export_id"], m["purpose"]["name"], ", ".join(m["purpose"]["approvers"]),
+         m["people"], m["segments"]["exported"]))
+print("  %d episodes, %d steps; actions %s" % (m["episodes"], m["steps"],
+      ", ".join("%s %d" % kv for kv in sorted(m["actions"].items()) if kv[1])))
+print("  redactions %s; levels %s; audit entry %d" % (m["redactions"] or "none", m["levels"],
+      m["audit"]["start_seq"]))
+first = sorted(m["files"], key=lambda f: f["path"])[0]["path"]
+print("first steps of %s:" % first)
+for line in open(os.path.join(d, first)).readlines()[:8]:
+    s = json.loads(line)
+    print("  %5d ms  %-12s %s" % (s["time_ms"], s["action"]["type"], s["pyautogui"]))
+PY
+if grep -rqE '4111 1111 1111 1111|canary\.person@example\.org' "$T/dataset"; then
+	echo "FAIL: a canary reached the dataset" >&2
+	exit 1
+fi
+echo "no canary in the dataset"
+SEALTRACE_TOKEN=$OFFICER1 "$ST" audit list | tail -4
+
 echo "== export host: the stored segments, opened with the master secret"
 "$KIT" store-open summary "$T/export/master.key" "$T/backup.db"
 "$KIT" store-open dump "$T/export/master.key" "$T/backup.db" >"$T/events.jsonl"
