@@ -104,7 +104,10 @@ echo "== the server: devices and status (it holds ciphertext only)"
 "$ST" backup --out "$T/backup.db"
 echo "== a data steward proposes a purpose; two privacy officers approve it"
 "$ST" user add stella@example.com >/dev/null
-STEWARD=$(SEALTRACE_TOKEN=$OFFICER1 "$ST" token create --person stella@example.com --role steward 2>/dev/null)
+# a steward grant takes two people: one officer asks, the other approves
+REQ=$(SEALTRACE_TOKEN=$OFFICER1 "$ST" token create --person stella@example.com --role steward |
+	sed -n 's/^request \([0-9]*\):.*/\1/p')
+STEWARD=$(SEALTRACE_TOKEN=$OFFICER2 "$ST" token approve "$REQ" 2>/dev/null)
 SEALTRACE_TOKEN=$STEWARD "$ST" purpose propose --name computer-use-training \
 	--description "UI agents for terminal work" --steward stella@example.com \
 	--user demo@example.com --level 2 --expires-days 30

@@ -209,32 +209,35 @@ fail:
 	return rc;
 }
 
-static json_t *load(const char *json, size_t len, struct st_error *err)
+static int load(const char *json, size_t len, json_t **out,
+		struct st_error *err)
 {
-	if (len > ST_PURPOSE_JSON_MAX) {
-		st_fail(err, ST_E_CAP, "purpose: %zu bytes of JSON, over %d",
-			len, ST_PURPOSE_JSON_MAX);
-		return NULL;
-	}
+	*out = NULL;
+	if (len > ST_PURPOSE_JSON_MAX)
+		return st_fail(err, ST_E_CAP,
+			       "purpose: %zu bytes of JSON, over %d", len,
+			       ST_PURPOSE_JSON_MAX);
 	json_error_t je;
 	json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j || !json_is_object(j)) {
+		int rc = st_fail(err, ST_E_JSON,
+				 "purpose: not a JSON object (line %d: %.80s)",
+				 je.line, j ? "not an object" : je.text);
 		json_decref(j);
-		st_fail(err, ST_E_JSON,
-			"purpose: not a JSON object (line %d: %.80s)", je.line,
-			j ? "not an object" : je.text);
-		return NULL;
+		return rc;
 	}
-	return j;
+	*out = j;
+	return 0;
 }
 
 int st_purpose_scope_parse(const char *json, size_t len,
 			   struct st_purpose_scope *out, struct st_error *err)
 {
-	json_t *j = load(json, len, err);
-	if (!j)
-		return err ? err->code : ST_E_JSON;
-	int rc = scope_from(j, out, err);
+	json_t *j;
+	int rc = load(json, len, &j, err);
+	if (rc < 0)
+		return rc;
+	rc = scope_from(j, out, err);
 	json_decref(j);
 	return rc;
 }
@@ -246,10 +249,11 @@ int st_purpose_parse(const char *json, size_t len, struct st_purpose_req *out,
 					   "stewards", "expires_days",
 					   "scope",    NULL};
 	memset(out, 0, sizeof *out);
-	json_t *j = load(json, len, err);
-	if (!j)
-		return err ? err->code : ST_E_JSON;
-	int rc = only(j, keys, "purpose", err);
+	json_t *j;
+	int rc = load(json, len, &j, err);
+	if (rc < 0)
+		return rc;
+	rc = only(j, keys, "purpose", err);
 	if (rc < 0)
 		goto done;
 	json_t *n = json_object_get(j, "name");

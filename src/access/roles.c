@@ -23,10 +23,15 @@ int st_role_parse(const char *name, enum st_role *out, struct st_error *err)
 			*out = (enum st_role)i;
 			return 0;
 		}
+	char safe[65];
+	size_t i = 0;
+	for (; name && name[i] && i < sizeof safe - 1; i++)
+		safe[i] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
+	safe[i] = 0;
 	return st_fail(err, ST_E_INVAL,
-		       "role \"%.64s\": not a role; use admin, officer, "
+		       "role \"%s\": not a role; use admin, officer, "
 		       "steward, auditor or person",
-		       name ? name : "");
+		       safe);
 }
 
 bool st_role_needs_officer(enum st_role r)

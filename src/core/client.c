@@ -334,8 +334,8 @@ int st_client_call(struct st_client *c, const struct st_client_req *req,
 	}
 	char smsg[SERVER_MSG_MAX + 1];
 	rc = api_error(c->sink, *status, smsg, sizeof smsg);
-	rc = st_fail(err, rc, "%s %s: HTTP %ld: %s", req->method, path,
-		     *status, smsg[0] ? smsg : st_strerror(rc));
+	rc = st_fail(err, rc, "%s %s: HTTP %ld %s: %s", req->method, path,
+		     *status, st_err_id(rc), smsg[0] ? smsg : st_strerror(rc));
 out:
 	c->sink = NULL;
 	st_buf_fini(&local);

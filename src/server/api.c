@@ -3067,10 +3067,8 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 		st_error_prefix(err, "control state: ");
 		goto fail;
 	}
-	if ((rc = api_access_start(a, err)) < 0) {
-		st_error_prefix(err, "audit log: ");
+	if ((rc = api_access_start(a, err)) < 0)
 		goto fail;
-	}
 	rc = pthread_create(&a->ticker, NULL, ticker_main, a);
 	if (rc != 0) {
 		rc = st_fail(err, st_errno(rc),

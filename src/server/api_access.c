@@ -300,8 +300,6 @@ static void h_tokens_create(struct st_api *a, struct st_http_req *r,
 	}
 	int64_t now = api_now_s(a);
 	int64_t expires = now + days * DAY_S;
-	enum st_role caller;
-	st_role_parse(q->token.role, &caller, NULL);
 	char text[ST_TOKEN_TEXT_MAX] = "";
 	char obj[ST_STORE_AUDIT_OBJECT_MAX + 1];
 	snprintf(obj, sizeof obj, "token:%s", name);
@@ -311,17 +309,19 @@ static void h_tokens_create(struct st_api *a, struct st_http_req *r,
 	bool pending = false;
 	pthread_mutex_lock(&a->store_mu);
 	rc = person_named(a, person, &p, &e);
-	if (rc == 0 && st_role_needs_officer(role) && q->token.has_person &&
+	if (rc == 0 && q->token.has_person &&
 	    !memcmp(q->token.person_id, p.id, 16))
 		rc = st_fail(&e, ST_E_TWO_PERSON,
-			     "token: you may not grant yourself the %s role; "
-			     "another privacy officer must",
+			     "token: you may not grant yourself a role (%s); "
+			     "ask another administrator or privacy officer",
 			     role_s);
 	if (rc == 0)
 		rc = tx_begin(a, &e);
 	if (rc == 0) {
-		if (st_role_needs_officer(role) && caller != ST_ROLE_OFFICER) {
-			/* an admin asks; an officer decides */
+		if (st_role_needs_officer(role)) {
+			/* one person asks, another privacy officer decides
+			 * (and receives the token): no single officer makes
+			 * an officer or a steward alone */
 			snprintf(req.token_name, sizeof req.token_name, "%s",
 				 name);
 			memcpy(req.person_id, p.id, 16);
@@ -1007,6 +1007,9 @@ static void h_audit_entries(struct st_api *a, struct st_http_req *r)
 	if (o && broken)
 		json_object_set_new(o, "server_saw_break_at",
 				    json_integer((json_int_t)broken));
+	if (o)
+		json_object_set_new(o, "public_key",
+				    api_j_hex(st_auditlog_public(a->audit), 32));
 	api_reply_json(r, 200, o);
 }
 
@@ -1551,16 +1554,36 @@ int api_access_start(struct st_api *a, struct st_error *err)
 {
 	/* The stored policy is checked again: a store edited behind the
 	 * server's back (the incident this refusal exists for) must not
-	 * start a server that grants content broadly. */
-	struct st_policy pol;
-	int prc = current_policy(a, &pol, err);
-	if (prc == 0)
+	 * start a server that grants content broadly, nor one whose policy
+	 * is not the one its hash names. */
+	struct st_store_policy sp;
+	memset(&sp, 0, sizeof sp);
+	int prc = st_store_policy_get_current(a->admin_store, &sp, err);
+	if (prc == 0) {
+		struct st_policy pol;
+		st_policy_init(&pol);
+		prc = st_policy_parse(sp.json, strlen(sp.json), &pol, NULL,
+				      err);
+		uint8_t h[32];
+		if (prc == 0 && (st_policy_hash(&pol, h) < 0 ||
+				 sodium_memcmp(h, sp.hash, 32) != 0))
+			prc = st_fail(err, ST_E_POLICY,
+				      "its text does not hash to the policy "
+				      "hash stored with it: the database was "
+				      "edited");
 		st_policy_fini(&pol);
-	else if (prc != ST_E_PURPOSE) /* no policy yet is fine */
-		return st_error_prefix(err, "the current policy fails its "
-				       "check (fix it with 'sealtrace policy "
-				       "apply' on a good copy): "),
-		       prc;
+		st_store_policy_fini(&sp);
+		if (prc < 0)
+			return st_error_prefix(err,
+					       "refusing to start: the current "
+					       "policy in the store fails its "
+					       "check; restore the database "
+					       "from a backup taken before it "
+					       "was changed: "),
+			       prc;
+	} else if (prc != ST_E_NOT_FOUND) {
+		return prc;
+	}
 	struct st_auditlog_cfg c = {
 		.key_path = a->cfg->audit_key,
 		.pub_path = a->cfg->audit_pub,

@@ -146,6 +146,9 @@ int st_auditlog_open(const struct st_auditlog_cfg *c, struct st_store *s,
 		l->have_cp = true;
 		l->cp_size = cp.size;
 		l->cp_time = cp.time_s;
+		/* fewer entries than the server once signed for: cut short */
+		if (cp.size > l->n && !l->broken_at)
+			l->broken_at = l->n + 1;
 	} else if (rc != ST_E_NOT_FOUND) {
 		goto fail;
 	} else {
@@ -221,6 +224,13 @@ int st_auditlog_checkpoint(struct st_auditlog *l, struct st_store *s,
 			   struct st_error *err)
 {
 	*made = false;
+	if (l->broken_at)
+		return st_fail(err, ST_E_AUDIT,
+			       "audit log: damaged at entry %llu (found when "
+			       "the server started); no checkpoint is signed "
+			       "over it: run `sealtrace audit verify` and "
+			       "restore the log",
+			       (unsigned long long)l->broken_at);
 	uint64_t size = l->committed;
 	bool grew = !l->have_cp || size > l->cp_size;
 	bool due = grew && (force || size - l->cp_size >= l->every_entries ||

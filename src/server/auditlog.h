@@ -34,7 +34,8 @@ void st_auditlog_free(struct st_auditlog *l);
 
 /* Entries in the log (the committed ones and those of the open
  * transaction); broken_at: the first entry whose chain check failed at
- * open (0: none). */
+ * open, or the first missing one when the log is shorter than a stored
+ * checkpoint (0: none). A broken log gets no new checkpoint. */
 uint64_t st_auditlog_size(const struct st_auditlog *l);
 uint64_t st_auditlog_broken_at(const struct st_auditlog *l);
 const uint8_t *st_auditlog_public(const struct st_auditlog *l);

@@ -234,11 +234,12 @@ static const char token_usage[] =
 	"must exist: 'sealtrace user add') and a role: admin, officer (privacy\n"
 	"officer), steward (data steward), auditor, person. They expire (90\n"
 	"days unless --expires-days, at most 365).\n"
-	"Granting officer or steward needs a privacy officer: an officer's\n"
-	"'create' makes the token at once (never for themselves); an admin's\n"
-	"makes a request that another officer approves with 'token approve',\n"
-	"which prints the token once. 'create' prints the token alone on\n"
-	"stdout (details on stderr). Every grant and revocation is audited.\n"
+	"Nobody grants themselves a role. Granting officer or steward takes\n"
+	"two people: 'create' makes a request, which a privacy officer other\n"
+	"than the asker and the grantee approves with 'token approve'; that\n"
+	"prints the token once, to hand over. 'create' of other roles prints\n"
+	"the token alone on stdout (details on stderr). Every grant and\n"
+	"revocation is audited.\n"
 	"\n"
 	"Global options: see 'sealtrace --help'.\n";
 
@@ -767,8 +768,10 @@ static int cmd_serve(int argc, char **argv)
 				   .stop_fd = -1};
 	rc = st_serve(&c, &so, &e);
 	if (rc < 0) {
-		fprintf(stderr, "sealtrace serve: %s\n",
-			e.msg[0] ? e.msg : st_strerror(rc));
+		/* the error's id too, so that a refusal (broad_grant, ...)
+		 * can be told from a fault by a script */
+		fprintf(stderr, "sealtrace serve: %s (%s)\n",
+			e.msg[0] ? e.msg : st_strerror(rc), st_err_id(rc));
 		return 1;
 	}
 	return 0;

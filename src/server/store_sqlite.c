@@ -725,22 +725,33 @@ static int migrate(struct sq_store *q, struct st_error *err)
 
 /* The file is made 0600 before SQLite sees it: it holds sealed person keys
  * and SQLite gives its -wal and -shm files the main file's mode. */
+/* The file exists with mode 0600 (made so when missing). It is never
+ * opened here when it exists: closing any descriptor of a file drops every
+ * POSIX lock this process holds on it, and SQLite's locks on the database
+ * (which keep another process from checkpointing the WAL away under the
+ * server) are such locks. */
 static int prepare_file(struct sq_store *q, const char *path,
 			struct st_error *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return st_fail(err, st_errno(errno),
-			       "store %s: cannot open: %s; check the folder "
-			       "exists and is writable",
-			       q->path, strerror(errno));
 	struct stat sb;
-	int rc = fstat(fd, &sb);
-	int e = errno;
-	close(fd);
-	if (rc != 0)
-		return st_fail(err, st_errno(e), "store %s: stat: %s", q->path,
-			       strerror(e));
+	if (lstat(path, &sb) != 0) {
+		if (errno != ENOENT)
+			return st_fail(err, st_errno(errno), "store %s: stat: %s",
+				       q->path, strerror(errno));
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+					    O_NOFOLLOW,
+			      0600);
+		if (fd < 0 && errno != EEXIST)
+			return st_fail(err, st_errno(errno),
+				       "store %s: cannot create: %s; check the "
+				       "folder exists and is writable",
+				       q->path, strerror(errno));
+		if (fd >= 0)
+			close(fd); /* new and empty: nobody holds a lock */
+		if (lstat(path, &sb) != 0)
+			return st_fail(err, st_errno(errno), "store %s: stat: %s",
+				       q->path, strerror(errno));
+	}
 	if (!S_ISREG(sb.st_mode))
 		return st_fail(err, ST_E_INVAL, "store %s: not a regular file",
 			       q->path);

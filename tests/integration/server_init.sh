@@ -162,8 +162,11 @@ run "$EXPORT" --help
 check "sealtrace-export --help exits 0" sh -c "[ $rc -eq 0 ] && grep -q keygen '$T/out'"
 run "$EXPORT" keygen --help
 check "sealtrace-export keygen --help exits 0" test "$rc" -eq 0
+run "$EXPORT" dataset --help
+check "sealtrace-export dataset --help exits 0 and names the purpose and the audit" \
+	sh -c "[ $rc -eq 0 ] && grep -q 'usage: sealtrace-export dataset' '$T/out' && grep -q 'audit log' '$T/out'"
 run "$EXPORT" dataset --purpose p --out "$T/x"
-check "sealtrace-export dataset: not built yet, exit 2" \
-	sh -c "[ $rc -eq 2 ] && grep -q 'not built yet' '$T/err'"
+check "sealtrace-export dataset with a purpose that is not a number: usage error, nothing made" \
+	sh -c "[ $rc -eq 2 ] && grep -q 'needs --purpose ID' '$T/err' && [ ! -e '$T/x' ]"
 
 finish

@@ -14,6 +14,7 @@
 #include "core/file.h"
 #include "core/keys.h"
 #include "core/seal.h"
+#include "export/master.h"
 #include "export/open.h"
 
 static int usage(void)
@@ -27,9 +28,13 @@ static int usage(void)
 		"       st-testkit bodies KEY DEVICE_PUB PUBKEY SEG|DIR...\n"
 		"           prints the sha256 of each segment's unsealed body\n"
 		"           prints name: value lines (segments, events, bytes)\n"
-		"       st-testkit store-open summary|dump MASTER_KEY DB\n"
+		"       st-testkit store-open summary|dump MASTER_KEY DB [--keys DB2]\n"
 		"           opens every segment of a copy of the server's\n"
-		"           database with the master secret (export host)\n");
+		"           database with the master secret (export host);\n"
+		"           with --keys the people's keys come from DB2 (the\n"
+		"           server's current state) and the segments from DB\n"
+		"           (an older copy): an erased person's segments then\n"
+		"           report \"erased\"\n");
 	return 2;
 }
 
@@ -40,6 +45,7 @@ static int cmp(const void *a, const void *b)
 
 struct tot {
 	size_t segments, events, bytes, bad;
+	size_t erased; /* of bad: the person's sealed secret is gone */
 	size_t by_type[ST_EV_TYPE_MAX + 1];
 };
 
@@ -112,60 +118,143 @@ static int do_file(const char *path, const uint8_t *sk, const uint8_t *pk,
 	return 0;
 }
 
+/* A person's public key and sealed secret (NULL once erased) as the key
+ * database holds them. */
+struct person_keys {
+	bool found;
+	uint8_t pk[32];
+	bool has_sealed;
+	int sealed_len;
+	uint8_t sealed[ST_MASTER_SEALED_LEN];
+};
+
+static void person_keys_of(sqlite3_stmt *q, int pk_col, int sealed_col,
+			   struct person_keys *k)
+{
+	memset(k, 0, sizeof *k);
+	const void *pk = sqlite3_column_blob(q, pk_col);
+	if (!pk || sqlite3_column_bytes(q, pk_col) != 32)
+		return;
+	k->found = true;
+	memcpy(k->pk, pk, 32);
+	if (sqlite3_column_type(q, sealed_col) == SQLITE_NULL)
+		return;
+	k->has_sealed = true;
+	k->sealed_len = sqlite3_column_bytes(q, sealed_col);
+	if (k->sealed_len == ST_MASTER_SEALED_LEN)
+		memcpy(k->sealed, sqlite3_column_blob(q, sealed_col),
+		       ST_MASTER_SEALED_LEN);
+}
+
 /* What the export host can do with the master secret: unseal each
- * person's key from a copy of the server's database and open every stored
- * segment. A preview of export for tests and the main job; the real export
+ * person's key (st_master_open_person, the export tier's own check) and
+ * open every stored segment. The segments come from db_path; the people's
+ * keys from keys_path when given (the server's current state, while the
+ * segments are an older copy: erasure must still win), else from db_path.
+ * A preview of export for tests and the main job; the real export
  * (purpose-gated, audited) is sealtrace-export. */
-static int store_open(const char *master_key, const char *db_path, bool dump,
-		      struct tot *t)
+static int store_open(const char *master_key, const char *db_path,
+		      const char *keys_path, bool dump, struct tot *t)
 {
 	struct st_error e = {0};
-	uint8_t *msk = st_secret_new(32), mpk[32];
-	if (st_key_read(master_key, ST_KEY_MASTER_SECRET, msk, 32, true, &e) < 0) {
-		fprintf(stderr, "st-testkit: %s\n", e.msg);
-		st_secret_free(msk);
+	struct st_master m;
+	memset(&m, 0, sizeof m);
+	/* read as before, without st_master_open's master.pub-beside check:
+	 * tests open backups with an old master after a rotation */
+	m.sk = st_secret_new(32);
+	if (!m.sk || st_key_read(master_key, ST_KEY_MASTER_SECRET, m.sk, 32,
+				 true, &e) < 0) {
+		fprintf(stderr, "st-testkit: %s\n", m.sk ? e.msg : "no memory");
+		st_master_close(&m);
 		return 1;
 	}
-	crypto_scalarmult_base(mpk, msk);
-	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "st-testkit: %s: cannot open\n", db_path);
-		sqlite3_close(db);
-		st_secret_free(msk);
-		return 1;
-	}
-	sqlite3_stmt *q = NULL;
-	sqlite3_prepare_v2(db,
+	crypto_scalarmult_base(m.pk, m.sk);
+	sqlite3 *db = NULL, *kdb = NULL;
+	const char *bad_path = NULL;
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		bad_path = db_path;
+	else if (keys_path && sqlite3_open_v2(keys_path, &kdb,
+					      SQLITE_OPEN_READONLY,
+					      NULL) != SQLITE_OK)
+		bad_path = keys_path;
+	sqlite3_stmt *q = NULL, *kq = NULL;
+	if (!bad_path &&
+	    sqlite3_prepare_v2(db,
 		"SELECT p.public_key, p.sealed_secret, d.public_key, s.header, "
-		"s.ciphertext, s.seq FROM segments s JOIN devices d ON "
-		"d.id = s.device_id JOIN people p ON p.id = s.person_id "
-		"ORDER BY s.device_id, s.seq", -1, &q, NULL);
+		"s.ciphertext, s.seq, s.person_id FROM segments s JOIN devices "
+		"d ON d.id = s.device_id JOIN people p ON p.id = s.person_id "
+		"ORDER BY s.device_id, s.seq", -1, &q, NULL) != SQLITE_OK)
+		bad_path = db_path;
+	if (!bad_path && kdb &&
+	    sqlite3_prepare_v2(kdb,
+		"SELECT public_key, sealed_secret FROM people WHERE id = ?1",
+		-1, &kq, NULL) != SQLITE_OK)
+		bad_path = keys_path;
+	if (bad_path) {
+		fprintf(stderr, "st-testkit: %s: cannot open or read it as a "
+			"server database\n", bad_path);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+		sqlite3_close(kdb);
+		st_master_close(&m);
+		return 1;
+	}
 	uint8_t *psk = st_secret_new(32);
-	while (q && sqlite3_step(q) == SQLITE_ROW) {
+	while (sqlite3_step(q) == SQLITE_ROW) {
 		struct st_buf b;
 		st_buf_init(&b, false);
 		st_buf_put(&b, sqlite3_column_blob(q, 3), (size_t)sqlite3_column_bytes(q, 3));
 		st_buf_put(&b, sqlite3_column_blob(q, 4), (size_t)sqlite3_column_bytes(q, 4));
-		const uint8_t *ppk = sqlite3_column_blob(q, 0);
-		const uint8_t *sealed = sqlite3_column_blob(q, 1);
 		const uint8_t *dpk = sqlite3_column_blob(q, 2);
-		char name[64];
-		snprintf(name, sizeof name, "stored segment %lld",
-			 (long long)sqlite3_column_int64(q, 5));
-		if (!sealed || sqlite3_column_bytes(q, 1) != 80 ||
-		    crypto_box_seal_open(psk, sealed, 80, mpk, msk) != 0) {
-			fprintf(stderr, "%s: the person key does not open with "
-				"this master key (erased?)\n", name);
-			t->bad++;
+		char pid[33] = "?";
+		if (sqlite3_column_bytes(q, 6) == 16)
+			sodium_bin2hex(pid, sizeof pid,
+				       sqlite3_column_blob(q, 6), 16);
+		char name[96];
+		snprintf(name, sizeof name, "stored segment %lld (person %s)",
+			 (long long)sqlite3_column_int64(q, 5), pid);
+		struct person_keys k;
+		if (kq) {
+			sqlite3_reset(kq);
+			sqlite3_bind_blob(kq, 1, sqlite3_column_blob(q, 6),
+					  sqlite3_column_bytes(q, 6),
+					  SQLITE_TRANSIENT);
+			memset(&k, 0, sizeof k);
+			if (sqlite3_step(kq) == SQLITE_ROW)
+				person_keys_of(kq, 0, 1, &k);
 		} else {
-			do_bytes(name, &b, psk, ppk, dpk, dump, t);
+			person_keys_of(q, 0, 1, &k);
+		}
+		struct st_error pe = {0};
+		int rc = 0;
+		if (!k.found)
+			rc = st_fail(&pe, ST_E_NOT_FOUND, "the person is not in "
+				     "%s", keys_path ? keys_path : db_path);
+		else if (k.has_sealed && k.sealed_len != ST_MASTER_SEALED_LEN)
+			rc = st_fail(&pe, ST_E_CORRUPT, "the sealed secret is "
+				     "%d bytes, not %d", k.sealed_len,
+				     ST_MASTER_SEALED_LEN);
+		else
+			rc = st_master_open_person(&m,
+						   k.has_sealed ? k.sealed
+								: NULL,
+						   k.pk, psk, &pe);
+		if (rc < 0) {
+			fprintf(stderr, "%s: %s\n", name, pe.msg);
+			t->bad++;
+			if (rc == ST_E_ERASED)
+				t->erased++;
+		} else {
+			do_bytes(name, &b, psk, k.pk, dpk, dump, t);
 		}
 		st_buf_fini(&b);
 	}
 	sqlite3_finalize(q);
+	sqlite3_finalize(kq);
 	sqlite3_close(db);
+	sqlite3_close(kdb);
 	st_secret_free(psk);
-	st_secret_free(msk);
+	st_master_close(&m);
 	return 0;
 }
 
@@ -213,15 +302,19 @@ int main(int argc, char **argv)
 		st_secret_free(sk);
 		return 0;
 	}
-	if (argc == 5 && !strcmp(argv[1], "store-open")) {
+	if ((argc == 5 || (argc == 7 && !strcmp(argv[5], "--keys"))) &&
+	    !strcmp(argv[1], "store-open") &&
+	    (!strcmp(argv[2], "dump") || !strcmp(argv[2], "summary"))) {
 		struct tot t = {0};
 		bool d = !strcmp(argv[2], "dump");
-		if (store_open(argv[3], argv[4], d, &t))
+		if (store_open(argv[3], argv[4], argc == 7 ? argv[6] : NULL, d,
+			       &t))
 			return 1;
 		if (!d)
 			printf("segments: %zu segments\nevents: %zu events\n"
-			       "sealed_bytes: %zu bytes\nunreadable: %zu segments\n",
-			       t.segments, t.events, t.bytes, t.bad);
+			       "sealed_bytes: %zu bytes\nunreadable: %zu segments\n"
+			       "erased: %zu segments\n",
+			       t.segments, t.events, t.bytes, t.bad, t.erased);
 		return t.bad ? 1 : 0;
 	}
 	if (argc < 6 || (strcmp(argv[1], "dump") && strcmp(argv[1], "summary") &&
