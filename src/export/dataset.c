@@ -626,6 +626,8 @@ int st_dataset_run(const struct st_dataset_opts *o,
 	struct st_filter_title_rule rules[ST_FILTER_TITLE_RULES_MAX];
 	struct st_filter_cfg fc;
 	st_filter_cfg_from_policy(&pol, level, rules, &fc);
+	struct st_events evs;
+	st_events_init(&evs, true);
 	size_t i;
 	json_t *g;
 	json_array_foreach(segs, i, g) {
@@ -664,8 +666,7 @@ int st_dataset_run(const struct st_dataset_opts *o,
 			 : !p->sk   ? st_fail(&se, p->rc, "its person's key "
 					      "could not be opened")
 				    : call(cl, "GET", path, NULL, &ans, &se);
-		struct st_events evs;
-		st_events_init(&evs, true);
+		st_events_clear(&evs); /* one locked list, its buffers reused */
 		struct st_segment_header h;
 		uint8_t seg_level = 0;
 		if (sr == 0)
@@ -681,7 +682,6 @@ int st_dataset_run(const struct st_dataset_opts *o,
 		if (sr == 0 && w.rc < 0)
 			sr = w.rc;
 		if (sr < 0 && (w.rc < 0 || sr == ST_E_NOMEM)) {
-			st_events_fini(&evs);
 			rc = w.rc < 0 ? w.rc : st_fail(err, sr, "%s", se.msg);
 			break;
 		}
@@ -703,9 +703,9 @@ int st_dataset_run(const struct st_dataset_opts *o,
 			if (!seen)
 				memcpy(seen_people[people_out++], pid, 16);
 		}
-		st_events_fini(&evs);
 		progress(bar, i + 1, total, t0);
 	}
+	st_events_fini(&evs);
 	free(seen_people);
 	if (rc == 0)
 		rc = st_actions_finish(act, err);

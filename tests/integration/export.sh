@@ -207,7 +207,7 @@ for ep in "$T"/ds/episodes/*.jsonl; do
 		bash --rcfile "$T/$name.rc" --noprofile -i)
 	xdotool windowactivate --sync "$PW" 2>/dev/null
 	sleep 0.5
-	"$REPLAY" --display "$DISPLAY" --speed 4 "$ep" >"$T/$name.replay.out" 2>&1
+	"$REPLAY" --display "$DISPLAY" --speed 2 --delay-ms 20 "$ep" >"$T/$name.replay.out" 2>&1
 	r=$?
 	sleep 1
 	same=1
