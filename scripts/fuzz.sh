@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 build=$root/build-fuzz
 work=$build/fuzz-work
-targets="body open event_json eventfile control policy filter detect token api answers lease checkpoint proof purpose pyautogui"
+targets="body open event_json eventfile control policy filter detect token api answers lease checkpoint proof purpose pyautogui wrapped"
 # shellcheck disable=SC2086 # split on purpose: one word per target
 set -- $targets
 ntargets=$#
