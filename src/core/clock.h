@@ -29,4 +29,8 @@ struct st_manual_clock {
 };
 void st_clock_manual(struct st_clock *c, struct st_manual_clock *m);
 
+/* Unix seconds from a time a person types: "1764547200", "2026-12-01" or
+ * "2026-12-01T10:00:00Z" (UTC); -1 when it is none of them. */
+long long st_time_parse(const char *s);
+
 #endif

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/file.h"
 #include "core/keys.h"
@@ -422,23 +423,6 @@ static int rotate(int argc, char **argv)
 	return 0;
 }
 
-static long long parse_time(const char *s)
-{
-	if (!s || !*s)
-		return -1;
-	bool digits = true;
-	for (const char *p = s; *p; p++)
-		digits = digits && *p >= '0' && *p <= '9';
-	if (digits)
-		return strlen(s) <= 12 ? atoll(s) : -1;
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *e = strptime(s, "%Y-%m-%d", &tm);
-	if (!e || *e)
-		return -1;
-	return (long long)timegm(&tm);
-}
-
 static int dataset(int argc, char **argv)
 {
 	struct st_dataset_opts o;
@@ -509,8 +493,8 @@ static int dataset(int argc, char **argv)
 			"(a number) and --out DIR; see --help\n");
 		return 2;
 	}
-	if ((since && (o.since = parse_time(since)) < 0) ||
-	    (until && (o.until = parse_time(until)) < 0)) {
+	if ((since && (o.since = st_time_parse(since)) < 0) ||
+	    (until && (o.until = st_time_parse(until)) < 0)) {
 		fprintf(stderr, "sealtrace-export dataset: --since/--until: "
 			"Unix seconds or YYYY-MM-DD\n");
 		return 2;

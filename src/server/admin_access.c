@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "access/audit.h"
+#include "core/clock.h"
 #include "core/file.h"
 #include "core/keys.h"
 #include "core/token.h"
@@ -31,25 +32,6 @@ static bool is(const char *a, const char *b)
 
 /* Seconds since the epoch from "1700000000" or "2026-12-01" or
  * "2026-12-01T10:00:00Z"; -1 when malformed. */
-static long long parse_time(const char *s)
-{
-	if (!s || !*s)
-		return -1;
-	bool digits = true;
-	for (const char *p = s; *p; p++)
-		digits = digits && *p >= '0' && *p <= '9';
-	if (digits)
-		return strlen(s) <= 12 ? atoll(s) : -1;
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *e = strptime(s, "%Y-%m-%d", &tm);
-	if (e && *e == 'T')
-		e = strptime(e + 1, "%H:%M:%SZ", &tm);
-	if (!e || *e)
-		return -1;
-	return (long long)timegm(&tm);
-}
-
 static int call_json(const struct admin_target *t, const char *method,
 		     const char *path, json_t *body, json_t **out,
 		     struct st_buf *raw, struct st_error *err)
@@ -269,13 +251,13 @@ static int purpose_propose(const struct admin_target *t, int argc,
 		else if ((v = adm_opt_value(argc, argv, &i, "--field", &bad)))
 			rc = add_name(fields, v, "--field", err);
 		else if ((v = adm_opt_value(argc, argv, &i, "--from", &bad))) {
-			if ((from = parse_time(v)) < 0)
+			if ((from = st_time_parse(v)) < 0)
 				rc = adm_usage(err, "purpose propose: --from "
 					       "\"%s\": seconds or YYYY-MM-DD",
 					       v);
 		} else if ((v = adm_opt_value(argc, argv, &i, "--until",
 					      &bad))) {
-			if ((until = parse_time(v)) < 0)
+			if ((until = st_time_parse(v)) < 0)
 				rc = adm_usage(err, "purpose propose: --until "
 					       "\"%s\": seconds or YYYY-MM-DD",
 					       v);
@@ -585,7 +567,7 @@ static int audit_list(const struct admin_target *t, int argc, char **argv,
 		if ((v = adm_opt_value(argc, argv, &i, "--user", &bad)))
 			user = v;
 		else if ((v = adm_opt_value(argc, argv, &i, "--since", &bad))) {
-			if ((since = parse_time(v)) < 0)
+			if ((since = st_time_parse(v)) < 0)
 				return adm_usage(err, "audit list: --since "
 						 "\"%s\": seconds or "
 						 "YYYY-MM-DD", v);

@@ -33,12 +33,12 @@
 
 /* ---- transactions that carry audit entries ---- */
 
-static int tx_begin(struct st_api *a, struct st_error *err)
+int api_tx_begin(struct st_api *a, struct st_error *err)
 {
 	return st_store_begin(a->admin_store, err);
 }
 
-static int tx_commit(struct st_api *a, struct st_error *err)
+int api_tx_commit(struct st_api *a, struct st_error *err)
 {
 	int rc = st_store_commit(a->admin_store, err);
 	if (rc < 0)
@@ -48,7 +48,7 @@ static int tx_commit(struct st_api *a, struct st_error *err)
 	return rc;
 }
 
-static void tx_rollback(struct st_api *a)
+void api_tx_rollback(struct st_api *a)
 {
 	if (st_store_in_tx(a->admin_store))
 		st_store_rollback(a->admin_store, NULL);
@@ -96,13 +96,13 @@ void api_audit_now(struct st_api *a, const struct areq *q,
 		   const char *purpose, int result)
 {
 	struct st_error e = {0};
-	int rc = tx_begin(a, &e);
+	int rc = api_tx_begin(a, &e);
 	if (rc == 0)
 		rc = api_audit(a, q, action, object, purpose, result, &e);
 	if (rc == 0)
-		rc = tx_commit(a, &e);
+		rc = api_tx_commit(a, &e);
 	else
-		tx_rollback(a);
+		api_tx_rollback(a);
 	if (rc < 0)
 		api_log(a, "audit: an entry for %s was not written: %s", action,
 			e.msg);
@@ -316,7 +316,7 @@ static void h_tokens_create(struct st_api *a, struct st_http_req *r,
 			     "ask another administrator or privacy officer",
 			     role_s);
 	if (rc == 0)
-		rc = tx_begin(a, &e);
+		rc = api_tx_begin(a, &e);
 	if (rc == 0) {
 		if (st_role_needs_officer(role)) {
 			/* one person asks, another privacy officer decides
@@ -341,9 +341,9 @@ static void h_tokens_create(struct st_api *a, struct st_http_req *r,
 		rc = api_audit(a, q, pending ? "token.request" : "token.create",
 			       obj, "", 0, &e);
 	if (rc == 0)
-		rc = tx_commit(a, &e);
+		rc = api_tx_commit(a, &e);
 	else
-		tx_rollback(a);
+		api_tx_rollback(a);
 	if (rc < 0 && rc != ST_E_NOMEM)
 		api_audit_now(a, q, "token.create", obj, "", rc);
 	pthread_mutex_unlock(&a->store_mu);
@@ -440,7 +440,7 @@ static void h_tokens_approve(struct st_api *a, struct st_http_req *r,
 				     "must approve it",
 				     id);
 	}
-	if (rc == 0 && (rc = tx_begin(a, &e)) == 0) {
+	if (rc == 0 && (rc = api_tx_begin(a, &e)) == 0) {
 		rc = st_store_token_request_close(a->admin_store, id,
 						  api_now_s(a), &e);
 		if (rc == 0)
@@ -449,9 +449,9 @@ static void h_tokens_approve(struct st_api *a, struct st_http_req *r,
 		if (rc == 0)
 			rc = api_audit(a, q, "token.approve", obj, "", 0, &e);
 		if (rc == 0)
-			rc = tx_commit(a, &e);
+			rc = api_tx_commit(a, &e);
 		else
-			tx_rollback(a);
+			api_tx_rollback(a);
 	}
 	if (rc < 0)
 		api_audit_now(a, q, "token.approve", obj, "", rc);
@@ -488,7 +488,7 @@ static void h_tokens_revoke(struct st_api *a, struct st_http_req *r,
 	char obj[ST_STORE_AUDIT_OBJECT_MAX + 1];
 	snprintf(obj, sizeof obj, "token:%s", name);
 	pthread_mutex_lock(&a->store_mu);
-	rc = tx_begin(a, &e);
+	rc = api_tx_begin(a, &e);
 	if (rc == 0) {
 		rc = st_store_token_revoke(a->admin_store, name, &e);
 		if (rc == ST_E_NOT_FOUND)
@@ -497,9 +497,9 @@ static void h_tokens_revoke(struct st_api *a, struct st_http_req *r,
 		if (rc == 0)
 			rc = api_audit(a, q, "token.revoke", obj, "", 0, &e);
 		if (rc == 0)
-			rc = tx_commit(a, &e);
+			rc = api_tx_commit(a, &e);
 		else
-			tx_rollback(a);
+			api_tx_rollback(a);
 	}
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
@@ -674,7 +674,7 @@ static void h_purpose_propose(struct st_api *a, struct st_http_req *r,
 		    strlen(stew) > ST_STORE_PURPOSE_JSON_MAX)
 			rc = st_fail(&e, ST_E_CAP, "purpose: scope too long");
 	}
-	if (rc == 0 && (rc = tx_begin(a, &e)) == 0) {
+	if (rc == 0 && (rc = api_tx_begin(a, &e)) == 0) {
 		rc = st_store_purpose_add(a->admin_store, sp, &e);
 		if (rc == 0) {
 			snprintf(obj, sizeof obj, "purpose:%" PRId64, sp->id);
@@ -682,9 +682,9 @@ static void h_purpose_propose(struct st_api *a, struct st_http_req *r,
 				       0, &e);
 		}
 		if (rc == 0)
-			rc = tx_commit(a, &e);
+			rc = api_tx_commit(a, &e);
 		else
-			tx_rollback(a);
+			api_tx_rollback(a);
 	}
 	if (rc < 0 && rc != ST_E_NOMEM)
 		api_audit_now(a, q, "purpose.propose", obj, pr.name, rc);
@@ -777,7 +777,7 @@ static void h_purpose_approve(struct st_api *a, struct st_http_req *r,
 			(const uint8_t(*)[16])stew, n_stew,
 			(const uint8_t(*)[16])appr, n_appr < 8 ? n_appr : 8,
 			&e);
-	if (rc == 0 && (rc = tx_begin(a, &e)) == 0) {
+	if (rc == 0 && (rc = api_tx_begin(a, &e)) == 0) {
 		rc = st_store_purpose_approve(a->admin_store, id,
 					      q->token.person_id, now, &count,
 					      &e);
@@ -789,9 +789,9 @@ static void h_purpose_approve(struct st_api *a, struct st_http_req *r,
 			rc = api_audit(a, q, "purpose.approve", obj, p->name, 0,
 				       &e);
 		if (rc == 0)
-			rc = tx_commit(a, &e);
+			rc = api_tx_commit(a, &e);
 		else
-			tx_rollback(a);
+			api_tx_rollback(a);
 	}
 	if (rc < 0 && rc != ST_E_NOMEM)
 		api_audit_now(a, q, "purpose.approve", obj, p ? p->name : "",
@@ -827,7 +827,7 @@ static void h_purpose_revoke(struct st_api *a, struct st_http_req *r,
 	char obj[ST_STORE_AUDIT_OBJECT_MAX + 1];
 	snprintf(obj, sizeof obj, "purpose:%" PRId64, id);
 	pthread_mutex_lock(&a->store_mu);
-	rc = tx_begin(a, &e);
+	rc = api_tx_begin(a, &e);
 	if (rc == 0) {
 		rc = st_store_purpose_set_state(a->admin_store, id,
 						ST_PURPOSE_REVOKED,
@@ -835,9 +835,9 @@ static void h_purpose_revoke(struct st_api *a, struct st_http_req *r,
 		if (rc == 0)
 			rc = api_audit(a, q, "purpose.revoke", obj, "", 0, &e);
 		if (rc == 0)
-			rc = tx_commit(a, &e);
+			rc = api_tx_commit(a, &e);
 		else
-			tx_rollback(a);
+			api_tx_rollback(a);
 	}
 	pthread_mutex_unlock(&a->store_mu);
 	if (rc < 0) {
@@ -1254,15 +1254,15 @@ static void h_erase(struct st_api *a, struct st_http_req *r, struct areq *q)
 		key_days = pol.key_backup_days;
 		st_policy_fini(&pol);
 	}
-	if (rc == 0 && (rc = tx_begin(a, &e)) == 0) {
+	if (rc == 0 && (rc = api_tx_begin(a, &e)) == 0) {
 		rc = st_store_person_erase(a->admin_store, p.id, api_now_s(a),
 					   q->actor, &res, &e);
 		if (rc == 0)
 			rc = api_audit(a, q, "erase", obj, "", 0, &e);
 		if (rc == 0)
-			rc = tx_commit(a, &e);
+			rc = api_tx_commit(a, &e);
 		else
-			tx_rollback(a);
+			api_tx_rollback(a);
 	}
 	/* The sealed secret's pages leave the write-ahead log now, so that
 	 * neither file holds it (secure_delete zeroed the freed page). */
@@ -1316,7 +1316,7 @@ static int sweep(struct st_api *a, const struct areq *q, uint64_t *deleted,
 	int64_t days = pol.retention_days;
 	st_policy_fini(&pol);
 	int64_t before_min = api_now_s(a) / 60 - days * 1440;
-	if ((rc = tx_begin(a, err)) < 0)
+	if ((rc = api_tx_begin(a, err)) < 0)
 		return rc;
 	rc = st_store_segment_sweep(a->admin_store, before_min, deleted, err);
 	char obj[64];
@@ -1325,9 +1325,9 @@ static int sweep(struct st_api *a, const struct areq *q, uint64_t *deleted,
 	if (rc == 0 && (*deleted > 0 || q->token.name[0]))
 		rc = api_audit(a, q, "retention.sweep", obj, "", 0, err);
 	if (rc == 0)
-		rc = tx_commit(a, err);
+		rc = api_tx_commit(a, err);
 	else
-		tx_rollback(a);
+		api_tx_rollback(a);
 	a->last_sweep_s = api_now_s(a);
 	return rc;
 }
@@ -1512,7 +1512,7 @@ static void h_keys_rotate(struct st_api *a, struct st_http_req *r,
 			     "rotate: %zu people sent, the server holds %zu "
 			     "not erased; every one must be resealed at once",
 			     n, cl.n);
-	if (rc == 0 && (rc = tx_begin(a, &e)) == 0) {
+	if (rc == 0 && (rc = api_tx_begin(a, &e)) == 0) {
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			rc = st_store_person_reseal(a->admin_store, ids[i],
 						    sealed[i], &e);
@@ -1529,9 +1529,9 @@ static void h_keys_rotate(struct st_api *a, struct st_http_req *r,
 		if (rc == 0)
 			rc = api_audit(a, q, "keys.rotate", obj, "", 0, &e);
 		if (rc == 0)
-			rc = tx_commit(a, &e);
+			rc = api_tx_commit(a, &e);
 		else
-			tx_rollback(a);
+			api_tx_rollback(a);
 	}
 	if (rc == 0)
 		memcpy(a->master_pk, new_pk, 32);

@@ -494,7 +494,7 @@ static void h_export_start(struct st_api *a, struct st_http_req *r,
 	}
 	/* Nothing leaves before the audit log says who took whose data
 	 * under which purpose: one entry for the export, one per person. */
-	if (rc == 0 && (rc = st_store_begin(a->admin_store, &e)) == 0) {
+	if (rc == 0 && (rc = api_tx_begin(a, &e)) == 0) {
 		memcpy(x.steward, q->token.person_id, 16);
 		x.purpose_id = pid;
 		x.created_s = now;
@@ -520,16 +520,10 @@ static void h_export_start(struct st_api *a, struct st_http_req *r,
 				rc = api_audit(a, q, "export.person", po,
 					       pl.p.name, 0, &e);
 		}
-		if (rc == 0) {
-			rc = st_store_commit(a->admin_store, &e);
-			if (rc < 0)
-				st_auditlog_abort(a->audit);
-			else
-				st_auditlog_commit(a->audit);
-		} else {
-			st_store_rollback(a->admin_store, NULL);
-			st_auditlog_abort(a->audit);
-		}
+		if (rc == 0)
+			rc = api_tx_commit(a, &e);
+		else
+			api_tx_rollback(a);
 	}
 	/* A checkpoint that covers the entries just written, for the
 	 * manifest: anyone can later prove the export was logged. */
@@ -701,23 +695,17 @@ static void h_export_finish(struct st_api *a, struct st_http_req *r,
 	pthread_mutex_lock(&a->store_mu);
 	rc = p ? own_export(a, q, ex, &x, p, &e)
 	       : st_fail(&e, ST_E_NOMEM, "out of memory");
-	if (rc == 0 && (rc = st_store_begin(a->admin_store, &e)) == 0) {
+	if (rc == 0 && (rc = api_tx_begin(a, &e)) == 0) {
 		rc = st_store_export_finish(a->admin_store, x.id, mh,
 					    api_now_s(a), &e);
 		if (rc == 0)
 			rc = api_audit(a, q, "export.finish", obj, p->name, 0,
 				       &e);
 		seq = st_auditlog_size(a->audit);
-		if (rc == 0) {
-			rc = st_store_commit(a->admin_store, &e);
-			if (rc < 0)
-				st_auditlog_abort(a->audit);
-			else
-				st_auditlog_commit(a->audit);
-		} else {
-			st_store_rollback(a->admin_store, NULL);
-			st_auditlog_abort(a->audit);
-		}
+		if (rc == 0)
+			rc = api_tx_commit(a, &e);
+		else
+			api_tx_rollback(a);
 	}
 	pthread_mutex_unlock(&a->store_mu);
 	free(p);

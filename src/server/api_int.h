@@ -226,6 +226,12 @@ int api_access_start(struct st_api *a, struct st_error *err);
  * Takes store_mu itself. */
 void api_access_tick(struct st_api *a);
 
+/* A store transaction whose audit entries commit or vanish with it
+ * (store_mu held). */
+int api_tx_begin(struct st_api *a, struct st_error *err);
+int api_tx_commit(struct st_api *a, struct st_error *err);
+void api_tx_rollback(struct st_api *a);
+
 /* Appends an audit entry for q's caller in the store transaction that is
  * open (store_mu held); object and purpose may be "". */
 int api_audit(struct st_api *a, const struct areq *q, const char *action,

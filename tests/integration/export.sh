@@ -226,6 +226,26 @@ check "at least one compared episode holds 3+ typed commands, a click and a hotk
 	test "$rich" -eq 1
 export DISPLAY=$REC_DISPLAY
 
+# ---- a segment that fails verification is reported and never exported ----
+stop_server
+sqlite3 "$SRV_DIR/sealtrace.db" "UPDATE segments SET ciphertext =
+	(CASE WHEN substr(ciphertext, 1, 1) = X'00' THEN X'01' ELSE X'00' END) || substr(ciphertext, 2)
+	WHERE id = (SELECT min(id) FROM segments)" 2>>"$T/cmd.log"
+restart_server || { echo "Bail out! server did not restart"; exit 1; }
+SEALTRACE_TOKEN=$STELLA "$EXPORT" dataset --out "$T/ds2" --master "$SRV_DIR-export/master.key" \
+	--filter-data "$SRC/data/filter" --purpose 1 --idle-seconds 3 >"$T/x2.out" 2>"$T/x2.err"
+rc=$?
+check "a stored segment altered on the server: the export names it on stderr and still ends (exit 0)" \
+	bash -c "[ $rc -eq 0 ] && grep -q 'segment [0-9a-f]*/[0-9]*: .*not exported' '$T/x2.err' &&
+		grep -q '(1 failed verification)' '$T/x2.out'"
+check "...its manifest counts it as failed, and it exported fewer events" python3 - "$T/ds/manifest.json" "$T/ds2/manifest.json" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert b["segments"]["failed"] == 1 and b["segments"]["exported"] == a["segments"]["exported"] - 1, (a["segments"], b["segments"])
+PY
+check "on a pipe there is no progress bar, only the summary line" \
+	bash -c "! grep -q '\[#' '$T/x2.err' && ! grep -q 'left' '$T/x2.err' && [ \$(wc -l <'$T/x2.out') -eq 1 ]"
+
 # ---- erasure lists the export ----
 SEALTRACE_TOKEN=$OFFICER1_TOKEN "$SEALTRACE" erase --user alice@example.com >"$T/erase.out" 2>>"$T/cmd.log"
 check "erasing alice lists the export that held her data" grep -q "^  $EXPORT_ID  made" "$T/erase.out"

@@ -278,6 +278,10 @@ check "every sealed secret changed" \
 opened "$OLD/master.key" after1
 check "the old master opens none of the stored segments' person keys now" \
 	grep -qx 'unreadable: 2 segments' "$T/after1.sum"
+SEALTRACE_PKCS11_MODULE=$MODULE ST_TESTKIT_PIN_FILE=$T/pin \
+	"$KIT" store-open summary "wrapped:$H/master.wrapped" "$T/after1.db" >"$T/hsm.sum" 2>"$T/hsm.err"
+check "the segments open with the master in the token (SoftHSM2): init, rotate onto it, open" \
+	bash -c "grep -qx 'segments: 2 segments' '$T/hsm.sum' && grep -qx 'unreadable: 0 segments' '$T/hsm.sum'"
 run env SEALTRACE_TOKEN="$OTOK" "$EXPORT" rotate --master "$OLD/master.key" \
 	--new-public "$T/hsm-second/master.pub"
 check "rotating again from the old master is refused: not the server's current master" \

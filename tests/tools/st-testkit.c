@@ -29,6 +29,8 @@ static int usage(void)
 		"           prints the sha256 of each segment's unsealed body\n"
 		"           prints name: value lines (segments, events, bytes)\n"
 		"       st-testkit store-open summary|dump MASTER_KEY DB [--keys DB2]\n"
+		"           (MASTER_KEY may be wrapped:FILE, a PKCS#11-wrapped\n"
+		"           master: SEALTRACE_PKCS11_MODULE, ST_TESTKIT_PIN_FILE)\n"
 		"           opens every segment of a copy of the server's\n"
 		"           database with the master secret (export host);\n"
 		"           with --keys the people's keys come from DB2 (the\n"
@@ -161,14 +163,31 @@ static int store_open(const char *master_key, const char *db_path,
 	memset(&m, 0, sizeof m);
 	/* read as before, without st_master_open's master.pub-beside check:
 	 * tests open backups with an old master after a rotation */
-	m.sk = st_secret_new(32);
-	if (!m.sk || st_key_read(master_key, ST_KEY_MASTER_SECRET, m.sk, 32,
-				 true, &e) < 0) {
-		fprintf(stderr, "st-testkit: %s\n", m.sk ? e.msg : "no memory");
-		st_master_close(&m);
-		return 1;
+	if (!strncmp(master_key, "wrapped:", 8)) {
+		/* the master wrapped by a PKCS#11 token's key, loaded the way
+		 * sealtrace-export loads it (module and PIN file from
+		 * SEALTRACE_PKCS11_MODULE and ST_TESTKIT_PIN_FILE) */
+		struct st_master_src src = {
+			.wrapped_file = master_key + 8,
+			.pin_file = getenv("ST_TESTKIT_PIN_FILE"),
+			.pkcs11 = true,
+		};
+		if (st_master_src_check(&src, false, &e) < 0 ||
+		    st_master_open(&src, &m, &e) < 0) {
+			fprintf(stderr, "st-testkit: %s\n", e.msg);
+			return 1;
+		}
+	} else {
+		m.sk = st_secret_new(32);
+		if (!m.sk || st_key_read(master_key, ST_KEY_MASTER_SECRET, m.sk,
+					 32, true, &e) < 0) {
+			fprintf(stderr, "st-testkit: %s\n",
+				m.sk ? e.msg : "no memory");
+			st_master_close(&m);
+			return 1;
+		}
+		crypto_scalarmult_base(m.pk, m.sk);
 	}
-	crypto_scalarmult_base(m.pk, m.sk);
 	sqlite3 *db = NULL, *kdb = NULL;
 	const char *bad_path = NULL;
 	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
