@@ -228,8 +228,10 @@ export DISPLAY=$REC_DISPLAY
 
 # ---- a segment that fails verification is reported and never exported ----
 stop_server
-sqlite3 "$SRV_DIR/sealtrace.db" "UPDATE segments SET ciphertext =
-	(CASE WHEN substr(ciphertext, 1, 1) = X'00' THEN X'01' ELSE X'00' END) || substr(ciphertext, 2)
+# one byte of the sealed body flipped, kept a blob: the server serves it as
+# stored; the export host's check must catch it
+sqlite3 "$SRV_DIR/sealtrace.db" "UPDATE segments SET ciphertext = CAST(
+	(CASE WHEN substr(ciphertext, 1, 1) = X'00' THEN X'01' ELSE X'00' END) || substr(ciphertext, 2) AS BLOB)
 	WHERE id = (SELECT min(id) FROM segments)" 2>>"$T/cmd.log"
 restart_server || { echo "Bail out! server did not restart"; exit 1; }
 SEALTRACE_TOKEN=$STELLA "$EXPORT" dataset --out "$T/ds2" --master "$SRV_DIR-export/master.key" \
@@ -237,6 +239,7 @@ SEALTRACE_TOKEN=$STELLA "$EXPORT" dataset --out "$T/ds2" --master "$SRV_DIR-expo
 rc=$?
 check "a stored segment altered on the server: the export names it on stderr and still ends (exit 0)" \
 	bash -c "[ $rc -eq 0 ] && grep -q 'segment [0-9a-f]*/[0-9]*: .*not exported' '$T/x2.err' &&
+		! grep -q 'HTTP' '$T/x2.err' &&
 		grep -q '(1 failed verification)' '$T/x2.out'"
 check "...its manifest counts it as failed, and it exported fewer events" python3 - "$T/ds/manifest.json" "$T/ds2/manifest.json" <<'PY'
 import json, sys
