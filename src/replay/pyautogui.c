@@ -560,7 +560,7 @@ static int bind_hotkey(struct parser *p, const struct arg *a, size_t na,
 		return fail_at(p, open, ST_E_CORRUPT, "hotkey: needs a modifier "
 			       "and a key (one key alone is press)");
 	if (na > ST_PYAUTOGUI_KEYS_MAX)
-		return fail_at(p, a[ST_PYAUTOGUI_KEYS_MAX].at, ST_E_CAP,
+		return fail_at(p, a[na - 1].at, ST_E_CAP,
 			       "hotkey: more than %d keys", ST_PYAUTOGUI_KEYS_MAX);
 	for (size_t k = 0; k < na; k++) {
 		if (a[k].name)

@@ -3,7 +3,7 @@
 # `policy check` passes the default policy and refuses every bad one (and the
 # broad-grant incident) with "FILE: PATH: message" and exit 1; `policy
 # notice` prints exactly docs/notice-default.txt and refuses a failing
-# policy; usage errors and commands not built yet exit 2. Prints TAP.
+# policy; usage errors exit 2. Prints TAP.
 set -uo pipefail
 
 : "${BUILD:?BUILD must name the build folder}"
@@ -108,7 +108,7 @@ run policy notice "$P/incident-everyone.json"
 check "notice: the incident policy is refused (exit 1, nothing on stdout)" \
 	sh -c "[ $rc -eq 1 ] && [ ! -s '$T/out' ] && grep -q 'broad grant' '$T/err'"
 
-# 8. usage errors and commands not built yet exit 2; --help exits 0
+# 8. usage errors exit 2; --help exits 0
 run policy check "$T/no-such-file.json"
 check "check: a missing file is a usage error (exit 2) naming the file" \
 	sh -c "[ $rc -eq 2 ] && grep -q 'no-such-file.json' '$T/err'"
@@ -123,14 +123,16 @@ check "--help exits 0 and lists policy check" \
 	sh -c "[ $rc -eq 0 ] && grep -q 'policy check FILE' '$T/out'"
 run policy --help
 check "policy --help exits 0" test "$rc" -eq 0
-for c in token purpose erase audit; do
+for c in token purpose audit; do
 	run "$c"
-	if [ "$rc" -eq 2 ] && grep -q "not built yet" "$T/err"; then
-		ok "$c: 'not built yet', exit 2"
+	if [ "$rc" -eq 2 ] && grep -q "not a command" "$T/err"; then
+		ok "$c without a subcommand: a usage error (exit 2)"
 	else
-		not_ok "$c: 'not built yet', exit 2 (got $rc)"
+		not_ok "$c without a subcommand: a usage error (exit 2) (got $rc)"
 	fi
 done
+SEALTRACE_URL= SEALTRACE_TOKEN= SEALTRACE_CONFIG= HOME=$T run erase --user x@example.com
+check "erase: no server configured is a usage error (exit 2)" test "$rc" -eq 2
 SEALTRACE_URL= SEALTRACE_TOKEN= SEALTRACE_CONFIG= HOME=$T run policy apply "$SRC/policies/default.json"
 check "policy apply: no server configured is a usage error (exit 2)" \
 	sh -c "[ $rc -eq 2 ] && grep -q 'SEALTRACE_URL' '$T/err'"
