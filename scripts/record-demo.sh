@@ -28,7 +28,9 @@ EXPORT=$B/src/export/sealtrace-export
 xsession_start "$T"
 sleep 0.5
 mkdir -p "$T/work"
-(cd "$T/work" && xterm -title "demo shell" -class DemoTerm -geometry 90x30+0+0 >/dev/null 2>&1 &)
+# a plain bash (no rc files: the same shell in the recording and the replay)
+(cd "$T/work" && xterm -title "demo shell" -class DemoTerm -geometry 90x30+0+0 \
+	-e bash --norc --noprofile -i >/dev/null 2>&1 &)
 for _ in $(seq 1 200); do W=$(xdotool search --class DemoTerm 2>/dev/null | head -1) && [ -n "$W" ] && break; sleep 0.05; done
 
 echo "== export host: master key pair (the server gets the public half only)"
@@ -67,8 +69,6 @@ echo "== a scripted session in xterm (xdotool)"
 xdotool windowactivate --sync "$W"
 xdotool type --delay 20 "echo hello from sealtrace > greeting.txt"; xdotool key Return
 xdotool type --delay 20 "ls -l"; xdotool key Return
-# canaries: personal data the on-device filter must turn into markers
-xdotool type --delay 20 "echo card 4111 1111 1111 1111 mail canary.person@example.org"; xdotool key Return
 xdotool mousemove --sync 200 150 click 1 sleep 0.1 click --repeat 2 --delay 80 1
 xdotool mousemove 300 200 mousedown 1 sleep 0.05 mousemove 400 260 sleep 0.05 mouseup 1
 xdotool click 5 click 5 click 4
@@ -86,6 +86,10 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 xdotool type --delay 20 "date"; xdotool key Return
+# a quiet gap (the export cuts episodes after 3 s here), then canaries:
+# personal data the on-device filter must turn into markers
+sleep 4
+xdotool type --delay 20 "echo card 4111 1111 1111 1111 mail canary.person@example.org"; xdotool key Return
 sleep 0.3
 "$AGENT" flush --state-dir "$T/agent" | sed 's/^/status after flush: /'
 # the uploader sends the spool; wait (bounded) until nothing waits
@@ -117,7 +121,7 @@ SEALTRACE_TOKEN=$STEWARD "$ST" purpose list
 
 echo "== export host: the dataset, under the approved purpose"
 SEALTRACE_TOKEN=$STEWARD "$EXPORT" dataset --purpose 1 --out "$T/dataset" \
-	--master "$T/export/master.key" --idle-seconds 60 --no-progress
+	--master "$T/export/master.key" --idle-seconds 3 --no-progress
 python3 - "$T/dataset" <<'PY'
 import json, os, sys
 d = sys.argv[1]
@@ -140,6 +144,30 @@ if grep -rqE '4111 1111 1111 1111|canary\.person@example\.org' "$T/dataset"; the
 	exit 1
 fi
 echo "no canary in the dataset"
+if [ -d tests/schema/node_modules/ajv ]; then
+	node tests/schema/validate.js --export "$T/dataset" >/dev/null &&
+		echo "the dataset validates against docs/schema (ajv): files, counts and hashes"
+fi
+
+echo "== replay: the first episode into a fresh display and a fresh xterm"
+mkdir -m 700 "$T/replay"
+REC_DISPLAY=$DISPLAY
+xsession_start "$T/replay"
+(cd "$T/replay" && xterm -title "demo shell" -class ReplayTerm -geometry 90x30+0+0 \
+	-e bash --norc --noprofile -i >/dev/null 2>&1 &)
+for _ in $(seq 1 200); do RW=$(xdotool search --class ReplayTerm 2>/dev/null | head -1) && [ -n "$RW" ] && break; sleep 0.05; done
+xdotool windowactivate --sync "$RW" 2>/dev/null
+sleep 2 # keys sent before the shell has set up its terminal are lost
+FIRST=$(ls "$T/dataset/episodes" | head -1)
+"$B/src/replay/sealtrace-replay" --speed 2 "$T/dataset/episodes/$FIRST"
+sleep 1
+if cmp -s "$T/work/greeting.txt" "$T/replay/greeting.txt"; then
+	echo "replayed: greeting.txt is the same as in the recording"
+else
+	echo "FAIL: the replayed episode did not write the same greeting.txt" >&2
+	exit 1
+fi
+export DISPLAY=$REC_DISPLAY
 SEALTRACE_TOKEN=$OFFICER1 "$ST" audit list | tail -4
 
 echo "== export host: the stored segments, opened with the master secret"

@@ -206,7 +206,7 @@ for ep in "$T"/ds/episodes/*.jsonl; do
 	PW=$(xterm_win "shell" PlayTerm -e env -i HOME="$P" PATH=/usr/bin:/bin TERM=xterm \
 		bash --rcfile "$T/$name.rc" --noprofile -i)
 	xdotool windowactivate --sync "$PW" 2>/dev/null
-	sleep 0.5
+	sleep 2 # keys sent before the shell has set up its terminal are lost
 	"$REPLAY" --display "$DISPLAY" --speed 2 --delay-ms 20 "$ep" >"$T/$name.replay.out" 2>&1
 	r=$?
 	sleep 1
