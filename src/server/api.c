@@ -2669,69 +2669,97 @@ static const struct route_def {
 	unsigned post_roles;
 	enum auth auth;
 	const char *post_type;
+	/* the command (of `sealtrace`, or of `sealtrace-export` when it
+	 * says so) that calls the GET and the POST: its permission is the
+	 * endpoint's */
+	const char *get_cmd, *post_cmd;
 } routes[] = {
-	{"/v1/health", R_HEALTH, 0, R_NONE, 0, AUTH_NONE, NULL},
-	{"/v1/ca", R_CA, 0, R_NONE, 0, AUTH_NONE, NULL},
-	{"/v1/enroll", R_NONE, 0, R_ENROLL, 0, AUTH_NONE, ST_API_CT_JSON},
+	{"/v1/health", R_HEALTH, 0, R_NONE, 0, AUTH_NONE, NULL, NULL, NULL},
+	{"/v1/ca", R_CA, 0, R_NONE, 0, AUTH_NONE, NULL, NULL, NULL},
+	{"/v1/enroll", R_NONE, 0, R_ENROLL, 0, AUTH_NONE, ST_API_CT_JSON, NULL, NULL},
 	{"/v1/segments", R_NONE, 0, R_SEGMENTS, 0, AUTH_NONE,
-	 ST_API_CT_SEGMENT},
-	{"/v1/device/policy", R_DEV_POLICY, 0, R_NONE, 0, AUTH_DEVICE, NULL},
+	 ST_API_CT_SEGMENT, NULL, NULL},
+	{"/v1/device/policy", R_DEV_POLICY, 0, R_NONE, 0, AUTH_DEVICE, NULL, NULL, NULL},
 	{"/v1/device/acceptances", R_NONE, 0, R_DEV_ACCEPT, 0, AUTH_DEVICE,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, NULL},
 	{"/v1/device/forget", R_NONE, 0, R_DEV_FORGET, 0, AUTH_DEVICE,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, NULL},
 	{"/v1/device/lease", R_NONE, 0, R_DEV_LEASE, 0, AUTH_DEVICE,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, NULL},
 	{"/v1/admin/status", R_A_STATUS, RA | RO, R_NONE, 0, AUTH_TOKEN,
-	 NULL},
+	 NULL, "status", NULL},
 	{"/v1/admin/users", R_A_USERS_LIST, RA | RO, R_A_USERS_ADD, RA,
-	 AUTH_TOKEN, ST_API_CT_JSON},
-	{"/v1/admin/devices", R_A_DEVICES, RA, R_NONE, 0, AUTH_TOKEN, NULL},
+	 AUTH_TOKEN, ST_API_CT_JSON, "user list", "user add"},
+	{"/v1/admin/devices", R_A_DEVICES, RA, R_NONE, 0, AUTH_TOKEN, NULL, "device list", NULL},
 	{"/v1/admin/enroll-tokens", R_NONE, 0, R_A_ETOKENS, RA, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "enroll-token"},
 	{"/v1/admin/policy", R_A_POLICY_GET, RA | RO | RS | RU,
-	 R_A_POLICY_APPLY, RA | RO, AUTH_TOKEN, ST_API_CT_JSON},
-	{"/v1/admin/backup", R_NONE, 0, R_A_BACKUP, RA, AUTH_TOKEN, NULL},
-	{"/v1/admin/flags", R_A_FLAGS, RA, R_NONE, 0, AUTH_TOKEN, NULL},
+	 R_A_POLICY_APPLY, RA | RO, AUTH_TOKEN, ST_API_CT_JSON, NULL, "policy apply"},
+	{"/v1/admin/backup", R_NONE, 0, R_A_BACKUP, RA, AUTH_TOKEN, NULL, NULL, "backup"},
+	{"/v1/admin/flags", R_A_FLAGS, RA, R_NONE, 0, AUTH_TOKEN, NULL, NULL, NULL},
 	{"/v1/admin/pause", R_NONE, 0, R_A_PAUSE, RA | RO, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "pause"},
 	{"/v1/admin/resume", R_NONE, 0, R_A_RESUME, RA | RO, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "resume"},
 	{"/v1/admin/control", R_A_CONTROL, RA | RO, R_NONE, 0, AUTH_TOKEN,
-	 NULL},
+	 NULL, "status", NULL},
 	{"/v1/tokens", R_TOKENS_LIST, RA | RO, R_TOKENS_CREATE, RA | RO,
-	 AUTH_TOKEN, ST_API_CT_JSON},
+	 AUTH_TOKEN, ST_API_CT_JSON, "token list", "token create"},
 	{"/v1/tokens/revoke", R_NONE, 0, R_TOKENS_REVOKE, RA | RO, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "token revoke"},
 	{"/v1/tokens/approve", R_NONE, 0, R_TOKENS_APPROVE, RO, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "token approve"},
 	{"/v1/purposes", R_PURPOSES_LIST, RO | RS | RU, R_PURPOSES_PROPOSE, RS,
-	 AUTH_TOKEN, ST_API_CT_JSON},
+	 AUTH_TOKEN, ST_API_CT_JSON, "purpose list", "purpose propose"},
 	{"/v1/purposes/approve", R_NONE, 0, R_PURPOSES_APPROVE, RO,
-	 AUTH_TOKEN, ST_API_CT_JSON},
+	 AUTH_TOKEN, ST_API_CT_JSON, NULL, "purpose approve"},
 	{"/v1/purposes/revoke", R_NONE, 0, R_PURPOSES_REVOKE, RO, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "purpose revoke"},
 	{"/v1/audit/entries", R_AUDIT_ENTRIES, RO | RU, R_NONE, 0, AUTH_TOKEN,
-	 NULL},
+	 NULL, "audit list", NULL},
 	{"/v1/audit/checkpoint", R_NONE, 0, R_AUDIT_CHECKPOINT, RO | RU,
-	 AUTH_TOKEN, NULL},
+	 AUTH_TOKEN, NULL, NULL, "audit checkpoint"},
 	{"/v1/audit/proof", R_AUDIT_PROOF, RO | RU, R_NONE, 0, AUTH_TOKEN,
-	 NULL},
+	 NULL, "audit verify", NULL},
 	{"/v1/access", R_PERSON_ACCESS, RO | RU | RP, R_NONE, 0, AUTH_TOKEN,
-	 NULL},
-	{"/v1/erase", R_NONE, 0, R_ERASE, RO, AUTH_TOKEN, ST_API_CT_JSON},
+	 NULL, "access", NULL},
+	{"/v1/erase", R_NONE, 0, R_ERASE, RO, AUTH_TOKEN, ST_API_CT_JSON, NULL, "erase"},
 	{"/v1/retention/sweep", R_NONE, 0, R_SWEEP, RA | RO, AUTH_TOKEN,
-	 NULL},
-	{"/v1/keys/people", R_KEYS_PEOPLE, RO, R_NONE, 0, AUTH_TOKEN, NULL},
+	 NULL, NULL, "retention sweep"},
+	{"/v1/keys/people", R_KEYS_PEOPLE, RO, R_NONE, 0, AUTH_TOKEN, NULL, "sealtrace-export rotate", NULL},
 	{"/v1/keys/rotate", R_NONE, 0, R_KEYS_ROTATE, RO, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "sealtrace-export rotate"},
 	{"/v1/exports", R_NONE, 0, R_EXPORT_START, RS, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "sealtrace-export dataset"},
 	{"/v1/exports/segment", R_EXPORT_SEGMENT, RS, R_NONE, 0, AUTH_TOKEN,
-	 NULL},
+	 NULL, "sealtrace-export dataset", NULL},
 	{"/v1/exports/finish", R_NONE, 0, R_EXPORT_FINISH, RS, AUTH_TOKEN,
-	 ST_API_CT_JSON},
+	 ST_API_CT_JSON, NULL, "sealtrace-export dataset"},
+	/* matched by match() below: the id is in the path */
+	{"/v1/admin/devices/{id}/revoke", R_NONE, 0, R_A_REVOKE, RA,
+	 AUTH_TOKEN, NULL, NULL, "device revoke"},
 };
+
+int st_api_command_roles(const char *command, unsigned *roles,
+			 const char **method, const char **path)
+{
+	for (size_t i = 0; command && i < sizeof routes / sizeof routes[0];
+	     i++) {
+		const struct route_def *t = &routes[i];
+		bool g = t->get_cmd && !strcmp(t->get_cmd, command);
+		bool p = t->post_cmd && !strcmp(t->post_cmd, command);
+		if (!g && !p)
+			continue;
+		if (roles)
+			*roles = g ? t->get_roles : t->post_roles;
+		if (method)
+			*method = g ? "GET" : "POST";
+		if (path)
+			*path = t->path;
+		return 0;
+	}
+	return ST_E_NOT_FOUND;
+}
 
 struct route_info {
 	enum route route;
@@ -2750,7 +2778,7 @@ static struct route_info match(const char *method, const char *path,
 	*status = 404;
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		const struct route_def *t = &routes[i];
-		if (strcmp(path, t->path) != 0)
+		if (strchr(t->path, '{') || strcmp(path, t->path) != 0)
 			continue;
 		ri.auth = t->auth;
 		if (get && t->get != R_NONE) {
@@ -2776,7 +2804,9 @@ static struct route_info match(const char *method, const char *path,
 		    got != 16)
 			return ri;
 		ri.auth = AUTH_TOKEN;
-		ri.roles = RA;
+		for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+			if (routes[i].post == R_A_REVOKE)
+				ri.roles = routes[i].post_roles;
 		if (post)
 			ri.route = R_A_REVOKE;
 		else

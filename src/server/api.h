@@ -102,6 +102,14 @@ struct st_api;
  * On failure the stores are closed too. */
 int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 	       struct st_error *err);
+/* The permission of a command (`sealtrace token list`, or
+ * `sealtrace-export dataset`): the roles (ST_ROLE_BIT of access/roles.h)
+ * of the first endpoint it calls, from the one permission table; method
+ * and path name that endpoint. ST_E_NOT_FOUND for a command that calls no
+ * token endpoint. */
+int st_api_command_roles(const char *command, unsigned *roles,
+			 const char **method, const char **path);
+
 /* The st_http_handler; ctx is the struct st_api. */
 void st_api_handle(void *ctx, struct st_http_req *r, enum st_http_phase ph);
 /* Answers every held lease poll now (a renewed lease) and holds no more

@@ -18,7 +18,9 @@
 #include "core/mem.h"
 #include "core/policy.h"
 #include "core/token.h"
+#include "access/roles.h"
 #include "server/admin.h"
+#include "server/api.h"
 #include "server/config.h"
 #include "server/init.h"
 #include "server/serve.h"
@@ -777,6 +779,35 @@ static int cmd_serve(int argc, char **argv)
 	return 0;
 }
 
+/* Who may run cmd's subcommands: the roles the server's one permission
+ * table gives the endpoint each calls (server/api.h). */
+static void print_roles(const char *cmd)
+{
+	static const char *const subs[] = {"", "add", "list", "revoke",
+					   "create", "approve", "propose",
+					   "apply", "checkpoint", "verify",
+					   "sweep"};
+	bool first = true;
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		char full[64];
+		snprintf(full, sizeof full, "%s%s%s", cmd, *subs[i] ? " " : "",
+			 subs[i]);
+		unsigned roles = 0;
+		const char *method, *path;
+		if (st_api_command_roles(full, &roles, &method, &path) < 0)
+			continue;
+		if (first)
+			printf("\nWho may run it (the server's permission "
+			       "table, src/server/api.c):\n");
+		first = false;
+		printf("  %-22s %s %s:", full, method, path);
+		for (int r = 0; r < ST_ROLE_COUNT; r++)
+			if (roles & ST_ROLE_BIT(r))
+				printf(" %s", st_role_name((enum st_role)r));
+		printf("\n");
+	}
+}
+
 static const char *help_of(const char *cmd)
 {
 	static const struct {
@@ -827,6 +858,7 @@ int main(int argc, char **argv)
 	}
 	if (any_help(n, rest)) {
 		fputs(help, stdout);
+		print_roles(cmd);
 		return 0;
 	}
 	if (!strcmp(cmd, "init"))

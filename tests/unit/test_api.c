@@ -6,6 +6,8 @@
  * forget, backup, policy changes reaching upload answers, refusals to
  * start, the request log (no tokens), and a clean stop. */
 #include "helpers.h"
+
+#include "access/roles.h"
 #include "db_helpers.h"
 #include "fixtures.h"
 
@@ -1683,9 +1685,69 @@ static void refuses_a_master_secret_in_the_folder(void **state)
 	assert_fails_with(rc, ST_E_MASTER_SECRET, &e, "master.key");
 }
 
+/* Every command of `sealtrace` and `sealtrace-export` that talks to the
+ * API, with the roles that may run it, written down here by hand: the
+ * permission table (routes[] in api.c) must give exactly these. */
+static void every_command_declares_its_roles_in_the_table(void **state)
+{
+	(void)state;
+	enum { A = 1, O = 2, S = 4, U = 8, P = 16 };
+	static const struct {
+		const char *cmd;
+		unsigned roles;
+	} want[] = {
+		{"status", A | O},
+		{"user add", A},
+		{"user list", A | O},
+		{"device list", A},
+		{"device revoke", A},
+		{"enroll-token", A},
+		{"policy apply", A | O},
+		{"backup", A},
+		{"pause", A | O},
+		{"resume", A | O},
+		{"token create", A | O},
+		{"token list", A | O},
+		{"token revoke", A | O},
+		{"token approve", O},
+		{"purpose propose", S},
+		{"purpose list", O | S | U},
+		{"purpose approve", O},
+		{"purpose revoke", O},
+		{"audit list", O | U},
+		{"audit checkpoint", O | U},
+		{"audit verify", O | U},
+		{"access", O | U | P},
+		{"erase", O},
+		{"retention sweep", A | O},
+		{"sealtrace-export rotate", O},
+		{"sealtrace-export dataset", S},
+	};
+	_Static_assert(ST_ROLE_BIT(ST_ROLE_ADMIN) == A &&
+			       ST_ROLE_BIT(ST_ROLE_OFFICER) == O &&
+			       ST_ROLE_BIT(ST_ROLE_STEWARD) == S &&
+			       ST_ROLE_BIT(ST_ROLE_AUDITOR) == U &&
+			       ST_ROLE_BIT(ST_ROLE_PERSON) == P,
+		       "role bits as written above");
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		unsigned roles = 0;
+		const char *method = NULL, *path = NULL;
+		if (st_api_command_roles(want[i].cmd, &roles, &method,
+					 &path) != 0)
+			fail_msg("%s: not in the permission table", want[i].cmd);
+		if (roles != want[i].roles)
+			fail_msg("%s (%s %s): roles 0x%x, expected 0x%x",
+				 want[i].cmd, method, path, roles,
+				 want[i].roles);
+	}
+	assert_int_equal(st_api_command_roles("frobnicate", NULL, NULL, NULL),
+			 ST_E_NOT_FOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_command_declares_its_roles_in_the_table),
 		cmocka_unit_test(health_answers_ok_with_version),
 		cmocka_unit_test(ca_answers_what_tokens_fingerprint),
 		cmocka_unit_test(unknown_paths_and_methods_are_404_and_405),
