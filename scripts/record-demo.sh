@@ -156,8 +156,13 @@ xsession_start "$T/replay"
 (cd "$T/replay" && xterm -title "demo shell" -class ReplayTerm -geometry 90x30+0+0 \
 	-e bash --norc --noprofile -i >/dev/null 2>&1 &)
 for _ in $(seq 1 200); do RW=$(xdotool search --class ReplayTerm 2>/dev/null | head -1) && [ -n "$RW" ] && break; sleep 0.05; done
-xdotool windowactivate --sync "$RW" 2>/dev/null
-sleep 2 # keys sent before the shell has set up its terminal are lost
+# the new shell must have the focus and its terminal set up before the
+# episode's first key: a probe command it runs once both hold (bounded)
+for _ in $(seq 1 20); do
+	xdotool windowactivate --sync "$RW" 2>/dev/null
+	xdotool type --delay 20 "touch .ready"; xdotool key Return
+	for _ in $(seq 1 10); do [ -e "$T/replay/.ready" ] && break 2; sleep 0.1; done
+done
 FIRST=$(ls "$T/dataset/episodes" | head -1)
 "$B/src/replay/sealtrace-replay" --speed 2 "$T/dataset/episodes/$FIRST"
 sleep 1
