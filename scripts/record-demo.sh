@@ -32,6 +32,13 @@ mkdir -p "$T/work"
 (cd "$T/work" && xterm -title "demo shell" -class DemoTerm -geometry 90x30+0+0 \
 	-e bash --norc --noprofile -i >/dev/null 2>&1 &)
 for _ in $(seq 1 200); do W=$(xdotool search --class DemoTerm 2>/dev/null | head -1) && [ -n "$W" ] && break; sleep 0.05; done
+# the shell must have the focus and a set-up terminal before the session
+# (keys sent earlier are lost): a probe command it runs (bounded)
+for _ in $(seq 1 20); do
+	xdotool windowactivate --sync "$W" 2>/dev/null
+	xdotool type --delay 20 "touch .ready"; xdotool key Return
+	for _ in $(seq 1 10); do [ -e "$T/work/.ready" ] && break 2; sleep 0.1; done
+done
 
 echo "== export host: master key pair (the server gets the public half only)"
 mkdir -m 700 "$T/export"

@@ -97,7 +97,7 @@ steps = [
     # notch into reports that head keeps: up, up, down (a press each), then
     # right and left (a press and a release each)
     w(wheel),
-    "pyautogui.press('enter'); pyautogui.sleep(0.5)",
+    "pyautogui.press('enter'); pyautogui.sleep(1.5)",
     "pyautogui.scroll(2, x=%s, y=%s); pyautogui.scroll(-1, x=%s, y=%s)" % (cx, cy, cx, cy),
     "pyautogui.hscroll(1, x=%s, y=%s); pyautogui.hscroll(-1, x=%s, y=%s)" % (cx, cy, cx, cy),
     "pyautogui.sleep(0.3)",
@@ -208,6 +208,7 @@ check "\\n in a write presses Return" expect "$T/out4.txt" $'line\n'
 cell=$(printf '%02x%02x' $((32 + (cx - AX - 2) / 6 + 1)) $((32 + (cy - AY - 2) / 13 + 1)))
 want=""
 for b in 60 60 61 63 23 62 23; do want="${want}1b5b4d$b$cell"; done
+wait_for 5 test "$(stat -c %s "$T/wheel.bin" 2>/dev/null || echo 0)" -ge 42
 got=$(od -An -tx1 "$T/wheel.bin" 2>/dev/null | tr -d ' \n')
 check "scroll(2), scroll(-1), hscroll(1), hscroll(-1): the notches xterm reports, at the cell under x, y" \
 	test "$got" = "$want"
