@@ -35,8 +35,8 @@ for _ in $(seq 1 200); do W=$(xdotool search --class DemoTerm 2>/dev/null | head
 # the shell must have the focus and a set-up terminal before the session
 # (keys sent earlier are lost): a probe command it runs (bounded)
 for _ in $(seq 1 20); do
-	xdotool windowactivate --sync "$W" 2>/dev/null
-	xdotool type --delay 20 "touch .ready"; xdotool key Return
+	xdotool windowactivate --sync "$W" 2>/dev/null || true
+	xdotool type --delay 20 "touch .ready" || true; xdotool key Return || true
 	for _ in $(seq 1 10); do [ -e "$T/work/.ready" ] && break 2; sleep 0.1; done
 done
 
@@ -166,8 +166,8 @@ for _ in $(seq 1 200); do RW=$(xdotool search --class ReplayTerm 2>/dev/null | h
 # the new shell must have the focus and its terminal set up before the
 # episode's first key: a probe command it runs once both hold (bounded)
 for _ in $(seq 1 20); do
-	xdotool windowactivate --sync "$RW" 2>/dev/null
-	xdotool type --delay 20 "touch .ready"; xdotool key Return
+	xdotool windowactivate --sync "$RW" 2>/dev/null || true
+	xdotool type --delay 20 "touch .ready" || true; xdotool key Return || true
 	for _ in $(seq 1 10); do [ -e "$T/replay/.ready" ] && break 2; sleep 0.1; done
 done
 FIRST=$(ls "$T/dataset/episodes" | head -1)
