@@ -170,6 +170,8 @@ for _ in $(seq 1 20); do
 	xdotool type --delay 20 "touch .ready" || true; xdotool key Return || true
 	for _ in $(seq 1 10); do [ -e "$T/replay/.ready" ] && break 2; sleep 0.1; done
 done
+sleep 1 # and back at its prompt: keys typed while a new shell sets up its
+	# terminal can be flushed
 FIRST=$(ls "$T/dataset/episodes" | head -1)
 "$B/src/replay/sealtrace-replay" --speed 2 "$T/dataset/episodes/$FIRST"
 sleep 1
@@ -177,6 +179,9 @@ if cmp -s "$T/work/greeting.txt" "$T/replay/greeting.txt"; then
 	echo "replayed: greeting.txt is the same as in the recording"
 else
 	echo "FAIL: the replayed episode did not write the same greeting.txt" >&2
+	echo "recorded: $(od -c "$T/work/greeting.txt" 2>&1 | head -3)" >&2
+	echo "replayed: $(od -c "$T/replay/greeting.txt" 2>&1 | head -3)" >&2
+	ls -la "$T/replay" >&2
 	exit 1
 fi
 export DISPLAY=$REC_DISPLAY

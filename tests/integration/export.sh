@@ -226,6 +226,8 @@ for ep in "$T"/ds/episodes/*.jsonl; do
 		xdotool type --delay 20 "touch .ready"; xdotool key Return
 		wait_for 1 test -e "$P/.ready" && break
 	done
+	sleep 1 # and back at its prompt: keys typed while a new shell sets up
+		# its terminal can be flushed
 	"$REPLAY" --display "$DISPLAY" --speed 2 --delay-ms 20 "$ep" >"$T/$name.replay.out" 2>&1
 	r=$?
 	sleep 1
