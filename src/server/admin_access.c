@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "access/audit.h"
@@ -481,6 +482,21 @@ static int erase_cmd(const struct admin_target *t, int argc, char **argv,
 
 /* ---- audit ---- */
 
+/* Appends SEP "user=" and the name, percent-encoded by libcurl, to path. */
+static int add_user_query(char *path, size_t cap, const char *sep,
+			  const char *user, struct st_error *err)
+{
+	char *esc = curl_easy_escape(NULL, user, 0);
+	if (!esc)
+		return st_fail(err, ST_E_NOMEM, "out of memory");
+	size_t l = strlen(path);
+	int n = snprintf(path + l, cap - l, "%suser=%s", sep, esc);
+	curl_free(esc);
+	if (n < 0 || (size_t)n >= cap - l)
+		return st_fail(err, ST_E_CAP, "--user: the name is too long");
+	return 0;
+}
+
 /* One page of entries after `after`, as the audit module's structs. */
 static int fetch_page(const struct admin_target *t, uint64_t after,
 		      const char *user, struct st_audit_entry *out, size_t cap,
@@ -490,27 +506,9 @@ static int fetch_page(const struct admin_target *t, uint64_t after,
 	char path[600];
 	snprintf(path, sizeof path, "/v1/audit/entries?after=%" PRIu64
 		 "&limit=%zu", after, cap);
-	if (user) {
-		char *esc = NULL;
-		size_t l = strlen(path);
-		/* user names are e-mail addresses: escape what a query may
-		 * not hold */
-		esc = malloc(strlen(user) * 3 + 1);
-		if (!esc)
-			return st_fail(err, ST_E_NOMEM, "out of memory");
-		char *p = esc;
-		for (const unsigned char *c = (const unsigned char *)user; *c;
-		     c++) {
-			if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			    (*c >= '0' && *c <= '9') || strchr("-._~@", *c))
-				*p++ = (char)*c;
-			else
-				p += sprintf(p, "%%%02X", *c);
-		}
-		*p = 0;
-		snprintf(path + l, sizeof path - l, "&user=%s", esc);
-		free(esc);
-	}
+	int rc0;
+	if (user && (rc0 = add_user_query(path, sizeof path, "&", user, err)) < 0)
+		return rc0;
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;
@@ -900,19 +898,9 @@ static int access_cmd(const struct admin_target *t, int argc, char **argv,
 		user = v;
 	}
 	char path[600] = "/v1/access";
-	if (user) {
-		size_t l = strlen(path);
-		l += (size_t)snprintf(path + l, sizeof path - l, "?user=");
-		for (const unsigned char *c = (const unsigned char *)user;
-		     *c && l + 4 < sizeof path; c++) {
-			if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			    (*c >= '0' && *c <= '9') || strchr("-._~@", *c))
-				path[l++] = (char)*c;
-			else
-				l += (size_t)sprintf(path + l, "%%%02X", *c);
-		}
-		path[l] = 0;
-	}
+	int rc0;
+	if (user && (rc0 = add_user_query(path, sizeof path, "?", user, err)) < 0)
+		return rc0;
 	struct st_buf raw;
 	st_buf_init(&raw, false);
 	json_t *a = NULL;

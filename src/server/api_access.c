@@ -121,6 +121,69 @@ static int person_object(struct st_api *a, const uint8_t id[16],
 	return rc;
 }
 
+/* ---- every person, every device: the store's pages in turn ---- */
+
+struct each {
+	st_store_person_cb pcb;
+	st_store_device_cb dcb;
+	void *ctx;
+	uint8_t last[16];
+	size_t rows;
+	bool stopped; /* the callback said stop (a positive answer) */
+};
+
+static int each_person_row(void *ctx, const struct st_person *p)
+{
+	struct each *e = ctx;
+	memcpy(e->last, p->id, 16);
+	e->rows++;
+	int c = e->pcb(e->ctx, p);
+	e->stopped = c > 0;
+	return c;
+}
+
+static int each_device_row(void *ctx, const struct st_device *d)
+{
+	struct each *e = ctx;
+	memcpy(e->last, d->id, 16);
+	e->rows++;
+	int c = e->dcb(e->ctx, d);
+	e->stopped = c > 0;
+	return c;
+}
+
+int api_each_person(struct st_api *a, st_store_person_cb cb, void *ctx,
+		    struct st_error *err)
+{
+	struct each e = {.pcb = cb, .ctx = ctx};
+	int rc = 0;
+	for (unsigned pg = 0; rc == 0 && pg < ST_API_LIST_PAGES_MAX; pg++) {
+		e.rows = 0;
+		rc = st_store_person_list(a->admin_store, pg ? e.last : NULL,
+					  ST_STORE_LIST_MAX, each_person_row,
+					  &e, err);
+		if (e.stopped || e.rows < ST_STORE_LIST_MAX)
+			break;
+	}
+	return rc;
+}
+
+int api_each_device(struct st_api *a, st_store_device_cb cb, void *ctx,
+		    struct st_error *err)
+{
+	struct each e = {.dcb = cb, .ctx = ctx};
+	int rc = 0;
+	for (unsigned pg = 0; rc == 0 && pg < ST_API_LIST_PAGES_MAX; pg++) {
+		e.rows = 0;
+		rc = st_store_device_list(a->admin_store, pg ? e.last : NULL,
+					  ST_STORE_LIST_MAX, each_device_row,
+					  &e, err);
+		if (e.stopped || e.rows < ST_STORE_LIST_MAX)
+			break;
+	}
+	return rc;
+}
+
 /* ---- small helpers ---- */
 
 static int body_obj(struct st_http_req *r, const char *const *keys,
@@ -541,8 +604,6 @@ struct purpose_people {
 	const char *purpose;
 	struct st_error *err;
 	int rc;
-	uint8_t last[16];
-	size_t rows;
 };
 
 /* Whether a notice the person accepted lists the purpose. */
@@ -578,8 +639,6 @@ static int notices_list(struct st_api *a, const uint8_t person[16],
 static int scope_person_row(void *ctx, const struct st_person *p)
 {
 	struct purpose_people *c = ctx;
-	memcpy(c->last, p->id, 16);
-	c->rows++;
 	bool in = false;
 	for (size_t i = 0; i < c->sc->n_people && !in; i++)
 		in = !strcmp(c->sc->people[i], p->name);
@@ -644,20 +703,10 @@ static void h_purpose_propose(struct st_api *a, struct st_http_req *r,
 		rc = person_named(a, pr.scope.people[i], &p, &e);
 	}
 	if (rc == 0) {
-		struct purpose_people c = {a, &pr.scope, pr.name, &e, 0, {0},
-					   0};
-		for (unsigned pg = 0; rc == 0 && pg < ST_API_LIST_PAGES_MAX;
-		     pg++) {
-			c.rows = 0;
-			rc = st_store_person_list(a->admin_store,
-						  pg ? c.last : NULL,
-						  ST_STORE_LIST_MAX,
-						  scope_person_row, &c, &e);
-			if (c.rc < 0)
-				rc = c.rc;
-			if (c.rows < ST_STORE_LIST_MAX)
-				break;
-		}
+		struct purpose_people c = {a, &pr.scope, pr.name, &e, 0};
+		rc = api_each_person(a, scope_person_row, &c, &e);
+		if (c.rc < 0)
+			rc = c.rc;
 	}
 	if (rc == 0) {
 		snprintf(sp->name, sizeof sp->name, "%s", pr.name);
@@ -1181,15 +1230,11 @@ struct dev_of {
 	uint8_t person[16];
 	uint8_t (*ids)[16];
 	size_t n, cap;
-	uint8_t last[16];
-	size_t rows;
 };
 
 static int dev_of_row(void *ctx, const struct st_device *d)
 {
 	struct dev_of *c = ctx;
-	memcpy(c->last, d->id, 16);
-	c->rows++;
 	if (memcmp(d->person_id, c->person, 16) != 0 || !d->active)
 		return 0;
 	if (c->n == c->cap) {
@@ -1235,16 +1280,7 @@ static void h_erase(struct st_api *a, struct st_http_req *r, struct areq *q)
 		rc = person_object(a, p.id, obj, &e);
 	if (rc == 0) {
 		memcpy(devs.person, p.id, 16);
-		for (unsigned pg = 0; rc == 0 && pg < ST_API_LIST_PAGES_MAX;
-		     pg++) {
-			devs.rows = 0;
-			rc = st_store_device_list(a->admin_store,
-						  pg ? devs.last : NULL,
-						  ST_STORE_LIST_MAX, dev_of_row,
-						  &devs, &e);
-			if (devs.rows < ST_STORE_LIST_MAX)
-				break;
-		}
+		rc = api_each_device(a, dev_of_row, &devs, &e);
 	}
 	if (rc == 0)
 		rc = st_store_person_exports(a->admin_store, p.id, ex_ids,
@@ -1406,19 +1442,11 @@ static void h_keys_people(struct st_api *a, struct st_http_req *r)
 							  : json_null()));
 }
 
-struct count_live {
-	size_t n;
-	uint8_t last[16];
-	size_t rows;
-};
-
 static int count_live_row(void *ctx, const struct st_person *p)
 {
-	struct count_live *c = ctx;
-	memcpy(c->last, p->id, 16);
-	c->rows++;
+	size_t *n = ctx;
 	if (!p->erased)
-		c->n++;
+		(*n)++;
 	return 0;
 }
 
@@ -1498,20 +1526,14 @@ static void h_keys_rotate(struct st_api *a, struct st_http_req *r,
 		rc = st_fail(&e, ST_E_CONFLICT,
 			     "rotate: old_master_public is not this server's "
 			     "master key; fetch /v1/keys/people again");
-	struct count_live cl = {0};
-	for (unsigned pg = 0; rc == 0 && pg < ST_API_LIST_PAGES_MAX; pg++) {
-		cl.rows = 0;
-		rc = st_store_person_list(a->admin_store, pg ? cl.last : NULL,
-					  ST_STORE_LIST_MAX, count_live_row,
-					  &cl, &e);
-		if (cl.rows < ST_STORE_LIST_MAX)
-			break;
-	}
-	if (rc == 0 && cl.n != n)
+	size_t live = 0;
+	if (rc == 0)
+		rc = api_each_person(a, count_live_row, &live, &e);
+	if (rc == 0 && live != n)
 		rc = st_fail(&e, ST_E_CONFLICT,
 			     "rotate: %zu people sent, the server holds %zu "
 			     "not erased; every one must be resealed at once",
-			     n, cl.n);
+			     n, live);
 	if (rc == 0 && (rc = api_tx_begin(a, &e)) == 0) {
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			rc = st_store_person_reseal(a->admin_store, ids[i],

@@ -81,8 +81,6 @@ struct plan {
 	json_t *people, *devices, *segments, *policies, *notices;
 	uint8_t (*pids)[16];
 	size_t n_pids, cap_pids;
-	uint8_t last[16];
-	size_t rows;
 	uint64_t n_segments;
 	/* notice hashes already judged: listed or not */
 	struct notice_memo {
@@ -168,8 +166,6 @@ static int seg_row(void *ctx, const struct st_store_segment *g)
 struct dev_ctx {
 	struct plan *pl;
 	const struct st_person *p;
-	uint8_t last[16];
-	size_t rows;
 	uint8_t (*ids)[16];
 	uint8_t (*pks)[32];
 	size_t n, cap;
@@ -178,8 +174,6 @@ struct dev_ctx {
 static int dev_row(void *ctx, const struct st_device *d)
 {
 	struct dev_ctx *c = ctx;
-	memcpy(c->last, d->id, 16);
-	c->rows++;
 	if (memcmp(d->person_id, c->p->id, 16) != 0)
 		return 0;
 	if (c->n == c->cap) {
@@ -203,16 +197,7 @@ static int dev_row(void *ctx, const struct st_device *d)
 static int plan_person(struct plan *pl, const struct st_person *p)
 {
 	struct dev_ctx dc = {.pl = pl, .p = p};
-	int rc = 0;
-	for (unsigned pg = 0; rc == 0 && pg < ST_API_LIST_PAGES_MAX; pg++) {
-		dc.rows = 0;
-		rc = st_store_device_list(pl->a->admin_store,
-					  pg ? dc.last : NULL,
-					  ST_STORE_LIST_MAX, dev_row, &dc,
-					  pl->err);
-		if (dc.rows < ST_STORE_LIST_MAX)
-			break;
-	}
+	int rc = api_each_device(pl->a, dev_row, &dc, pl->err);
 	char pid[33];
 	api_hex(p->id, 16, pid);
 	size_t before = json_array_size(pl->segments);
@@ -270,8 +255,6 @@ static int plan_person(struct plan *pl, const struct st_person *p)
 static int person_row(void *ctx, const struct st_person *p)
 {
 	struct plan *pl = ctx;
-	memcpy(pl->last, p->id, 16);
-	pl->rows++;
 	if (p->erased)
 		return 0;
 	bool in = in_list(pl->sc.people, pl->sc.n_people, p->name) ||
@@ -469,16 +452,10 @@ static void h_export_start(struct st_api *a, struct st_http_req *r,
 	}
 	if (rc == 0)
 		rc = st_store_policy_get_current(a->admin_store, &cur, &e);
-	for (unsigned pg = 0; rc == 0 && pg < ST_API_LIST_PAGES_MAX; pg++) {
-		pl.rows = 0;
-		rc = st_store_person_list(a->admin_store, pg ? pl.last : NULL,
-					  ST_STORE_LIST_MAX, person_row, &pl,
-					  &e);
-		if (pl.rc < 0)
-			rc = pl.rc;
-		if (pl.rows < ST_STORE_LIST_MAX)
-			break;
-	}
+	if (rc == 0)
+		rc = api_each_person(a, person_row, &pl, &e);
+	if (rc == 0 && pl.rc < 0)
+		rc = pl.rc;
 	if (rc == 0) {
 		uint8_t ap[8][16];
 		size_t n = 0;

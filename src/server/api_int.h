@@ -226,6 +226,14 @@ int api_access_start(struct st_api *a, struct st_error *err);
  * Takes store_mu itself. */
 void api_access_tick(struct st_api *a);
 
+/* Calls cb for every person (device) of the admin store, page after page
+ * (store_mu held); a positive answer from cb stops early, a negative one
+ * fails the call. */
+int api_each_person(struct st_api *a, st_store_person_cb cb, void *ctx,
+		    struct st_error *err);
+int api_each_device(struct st_api *a, st_store_device_cb cb, void *ctx,
+		    struct st_error *err);
+
 /* A store transaction whose audit entries commit or vanish with it
  * (store_mu held). */
 int api_tx_begin(struct st_api *a, struct st_error *err);
