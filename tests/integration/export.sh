@@ -201,6 +201,13 @@ after_probe() {
 	awk '{l[NR] = $0} /^touch \.ready$/ {s = NR} END {for (i = s + 1; i <= NR; i++) print l[i]}' "$1"
 }
 
+SEALTRACE_TOKEN=$OFFICER1_TOKEN "$SEALTRACE" access --user alice@example.com >"$T/acc.out" 2>&1
+check "access --user: the export of alice's data under the purpose, its inclusion proof checked" \
+	bash -c "grep -qE 'export\.person +$PURPOSE' '$T/acc.out' && grep -q 'each proven in the signed checkpoint' '$T/acc.out'"
+SEALTRACE_TOKEN=$OFFICER1_TOKEN "$SEALTRACE" audit list --user alice@example.com >"$T/aul.out" 2>&1
+check "audit list --user: only the entries about alice (the export)" \
+	bash -c "grep -q 'export.person' '$T/aul.out' && ! grep -qE 'export\.(start|finish)|purpose\.approve' '$T/aul.out'"
+
 # ---- replay fidelity ----
 # every episode without redactions, into a fresh Xvfb with a fresh xterm in
 # a fresh folder; the rich one must hold 3+ commands, a click and a hotkey
