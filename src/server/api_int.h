@@ -133,6 +133,11 @@ struct ctl_dev {
 	int agent_state;       /* as the agent last said */
 	uint64_t conf_epoch;   /* newest pause it confirmed (0: none) */
 	uint64_t conf_last_seq;
+	/* its person's name and group ("name\0group\0"), kept from the
+	 * first verified lease poll: neither changes for a stored person,
+	 * and erasure and revocation reach `revoked` (api_device_revoked).
+	 * NULL until then. */
+	char *who;
 };
 
 /* What a request carries between phases. */

@@ -36,9 +36,16 @@ struct st_http {
 	atomic_bool started; /* libmicrohttpd's own messages: startup only */
 };
 
+/* What lives as long as one connection (MHD's socket context). */
+struct st_http_conn {
+	bool bound;
+	uint8_t id[16];
+};
+
 struct st_http_req {
 	struct st_http *h;
 	struct MHD_Connection *conn;
+	struct st_http_conn *cc; /* NULL: none (out of memory at accept) */
 	char method[16];
 	char target[ST_HTTP_URI_MAX + 1];
 	char path[ST_HTTP_URI_MAX + 1];
@@ -162,6 +169,22 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	fflush(h->log);
 }
 
+/* A connection's context: made when it opens, wiped and freed when it
+ * closes. */
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls, (void)c;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct st_http_conn));
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		sodium_memzero(*socket_context, sizeof(struct st_http_conn));
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct st_http *h = cls;
@@ -170,6 +193,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 		return NULL;
 	r->h = h;
 	r->conn = c;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	r->cc = ci ? ci->socket_context : NULL;
 	r->t0_ns = mono_ns();
 	size_t n = uri ? strlen(uri) : 0;
 	if (n > ST_HTTP_URI_MAX) {
@@ -444,6 +470,7 @@ int st_http_start(const struct st_http_cfg *cfg, struct st_http **out,
 	    NULL);
 	OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h);
 	OPT(MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
 	if (cfg->threads > 1)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL);
@@ -563,6 +590,20 @@ const uint8_t *st_http_body(const struct st_http_req *r, size_t *len)
 void **st_http_user(struct st_http_req *r)
 {
 	return &r->user;
+}
+
+void st_http_bind(struct st_http_req *r, const uint8_t id[16])
+{
+	if (!r->h->tls || !r->cc)
+		return;
+	memcpy(r->cc->id, id, 16);
+	r->cc->bound = true;
+}
+
+bool st_http_bound(const struct st_http_req *r, const uint8_t id[16])
+{
+	return r->h->tls && r->cc && r->cc->bound &&
+	       sodium_memcmp(r->cc->id, id, 16) == 0;
 }
 
 void st_http_detail(struct st_http_req *r, const char *fmt, ...)

@@ -111,6 +111,15 @@ const uint8_t *st_http_body(const struct st_http_req *r, size_t *len);
 /* A slot for the handler's per-request data (freed by the handler in the
  * DONE phase). */
 void **st_http_user(struct st_http_req *r);
+/* The connection's binding: a 16-byte id (a device's) that a handler
+ * vouched for on an earlier request of the same HTTPS connection, after
+ * checking that request's signature. TLS keeps every later request on the
+ * connection from the same peer, so a handler may take the binding in
+ * place of checking each request again. st_http_bind does nothing on
+ * plain HTTP; st_http_bound is then always false. One binding per
+ * connection: binding another id replaces it. Polling thread only. */
+void st_http_bind(struct st_http_req *r, const uint8_t id[16]);
+bool st_http_bound(const struct st_http_req *r, const uint8_t id[16]);
 /* Text added to the request's log line; never a token or content. */
 void st_http_detail(struct st_http_req *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -15,7 +15,10 @@
 #  - ingest refuses a segment sealed under the lease sequence from before
 #    the pause (422 paused) and one under no lease (422 no_lease);
 #  - a real lease, answered to a device-signed poll, verifies against the
-#    agent's pinned lease key, and only with its own nonce and device.
+#    agent's pinned lease key, and only with its own nonce and device;
+#  - a verified poll binds its connection to its device (the next poll on
+#    it needs no signature check), never another connection or device, and
+#    a revocation reaches the bound connection.
 # Short settings keep it fast: leases valid 3 s, held polls answered after
 # 1 s. Every wait is bounded. TAP.
 source "$SRC/tests/integration/lib.sh"
@@ -385,6 +388,30 @@ check "under another pinned key, or with one bit flipped (signature)" \
 	bash -c "grep -qx 'other_key signature' '$T/leasekit.out' && grep -qx 'flipped signature' '$T/leasekit.out'"
 check "and below a newer sequence already held (lease_old)" grep -qx 'newer_held lease_old' "$T/leasekit.out"
 check "st-leasekit exits 0" test $rc -eq 0
+
+# ---- a lease poll's connection is bound to its device ----
+# A verified poll binds its HTTPS connection: the next poll on it is taken
+# without a second signature check (what keeps a pause cheap at 10,000
+# agents), a new connection is not, nor another device on the same one,
+# and a revocation reaches the bound connection at once.
+rm -f "$T/bind.then"
+"$LEASEKIT" bind "$F" "$URL" "$T/bind.then" >"$T/bind.out" 2>"$T/bind.err" &
+BIND_PID=$!
+check "st-leasekit bind: the checks before the revocation ran" \
+	wait_for 20 grep -q '^fresh_wrong_sig ' "$T/bind.out"
+"$SEALTRACE" device revoke "$(device_id_of "$F")" >/dev/null 2>>"$T/admin.err"
+touch "$T/bind.then"
+wait "$BIND_PID"
+rc=$?
+diag "bind: $(tr '\n' ';' <"$T/bind.out") $(tr '\n' ' ' <"$T/bind.err")"
+check "a signed poll is answered" grep -qx 'first ok' "$T/bind.out"
+check "the next poll on that connection is answered though its signature does not verify" \
+	grep -qx 'bound_wrong_sig ok' "$T/bind.out"
+check "on that connection, another device's poll is refused (auth)" grep -qx 'bound_other auth' "$T/bind.out"
+check "on a new connection, the wrong signature is refused (signature)" grep -qx 'fresh_wrong_sig signature' "$T/bind.out"
+check "after the device is revoked, the bound connection's next poll is refused (device_revoked)" \
+	grep -qx 'after device_revoked' "$T/bind.out"
+check "st-leasekit bind exits 0" test $rc -eq 0
 
 for d in "${ALL[@]}"; do kill -TERM "$(cat "$d.pid")" 2>/dev/null; done
 finish

@@ -20,12 +20,17 @@
  *   flipped signature
  *   newer_held lease_old
  * Exit 0 when the lease verified and every wrong expectation was refused
- * with its expected code; 1 otherwise; 2 for a usage error. */
+ * with its expected code; 1 otherwise; 2 for a usage error.
+ *
+ *   st-leasekit bind STATE_DIR URL [THEN_FILE]
+ *
+ * The connection binding of lease polls: see bind_check below. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -201,10 +206,118 @@ out:
 	return status;
 }
 
+/* One lease poll (have_seq 0: answered at once) on client c as device
+ * dev; wrong_sig sends a signature that does not verify (its last base64
+ * character changed). Prints "NAME ok" or "NAME ERROR_ID"; returns the
+ * call's code. */
+static int bind_poll(struct st_client *c, const char *name,
+		     const uint8_t dev[16], const uint8_t *sk, bool wrong_sig)
+{
+	struct st_error e = {0};
+	uint8_t nonce[ST_LEASE_NONCE_LEN];
+	char nonce_hex[2 * ST_LEASE_NONCE_LEN + 1], body[160];
+	randombytes_buf(nonce, sizeof nonce);
+	sodium_bin2hex(nonce_hex, sizeof nonce_hex, nonce, sizeof nonce);
+	snprintf(body, sizeof body,
+		 "{\"nonce\":\"%s\",\"have_seq\":0,\"state\":\"stopped\"}",
+		 nonce_hex);
+	const char *path = "/v1/device/lease";
+	struct st_devreq_sig sig;
+	if (st_devreq_sign(dev, sk, "POST", path, (const uint8_t *)body,
+			   strlen(body), time(NULL), &sig, &e) < 0) {
+		fprintf(stderr, "st-leasekit: %s\n", e.msg);
+		return ST_E_INVAL;
+	}
+	if (wrong_sig) {
+		size_t n = strlen(sig.sig);
+		sig.sig[n - 2] = sig.sig[n - 2] == 'A' ? 'B' : 'A';
+	}
+	char h1[80], h2[64], h3[128];
+	snprintf(h1, sizeof h1, ST_DEVREQ_HDR_DEVICE ": %s", sig.device);
+	snprintf(h2, sizeof h2, ST_DEVREQ_HDR_TIME ": %s", sig.time);
+	snprintf(h3, sizeof h3, ST_DEVREQ_HDR_SIG ": %s", sig.sig);
+	const char *hdrs[] = {h1, h2, h3, NULL};
+	struct st_client_req rq = {.method = "POST", .path = path,
+				   .content_type = "application/json",
+				   .body = (const uint8_t *)body,
+				   .body_len = strlen(body), .headers = hdrs};
+	long http = 0;
+	struct st_buf ans;
+	st_buf_init(&ans, false);
+	int rc = st_client_call(c, &rq, &http, &ans, &e);
+	st_buf_fini(&ans);
+	printf("%s %s\n", name, rc == 0 ? "ok" : st_err_id(rc));
+	fflush(stdout);
+	return rc;
+}
+
+/* st-leasekit bind STATE_DIR URL [THEN_FILE]: the connection binding
+ * (docs/api.md, POST /v1/device/lease). On one kept-alive connection: a
+ * signed poll (first), then one whose signature does not verify
+ * (bound_wrong_sig: answered, the connection is bound), then one naming
+ * another device (bound_other: refused). On a new connection the same
+ * wrong signature (fresh_wrong_sig: refused). With THEN_FILE it then waits
+ * (at most 60 s) for that file and polls once more on the bound
+ * connection (after: what the server says then, e.g. device_revoked). */
+static int bind_check(const char *dir, const char *url, const char *then)
+{
+	struct st_error e = {0};
+	struct st_agent_paths paths;
+	struct st_agent_identity id = {0};
+	char ca[ST_PATH_MAX];
+	struct st_client *c1 = NULL, *c2 = NULL;
+	int status = 1;
+	if (st_agent_paths_init(&paths, dir, NULL, &e) < 0 ||
+	    st_identity_load(&paths, &id, &e) < 0) {
+		fprintf(stderr, "st-leasekit: %s: %s\n", dir, e.msg);
+		goto out;
+	}
+	st_agent_path(&paths, "ca.pem", ca);
+	struct st_client_cfg cc = {.url = url, .ca_file = ca,
+				   .timeout_ms = POLL_TIMEOUT_MS,
+				   .answer_max = ANSWER_MAX};
+	if (st_client_new(&cc, &c1, &e) < 0 || st_client_new(&cc, &c2, &e) < 0) {
+		fprintf(stderr, "st-leasekit: %s\n", e.msg);
+		goto out;
+	}
+	uint8_t other[16];
+	memcpy(other, id.device_id, 16);
+	other[15] ^= 0x80;
+	bool ok = bind_poll(c1, "first", id.device_id, id.device_sk, false) ==
+		  0;
+	ok &= bind_poll(c1, "bound_wrong_sig", id.device_id, id.device_sk,
+			true) == 0;
+	ok &= bind_poll(c1, "bound_other", other, id.device_sk, true) < 0;
+	ok &= bind_poll(c2, "fresh_wrong_sig", id.device_id, id.device_sk,
+			true) < 0;
+	if (then) {
+		int i = 0;
+		for (; i < 600 && access(then, F_OK) != 0; i++)
+			nanosleep(&(struct timespec){0, 100000000L}, NULL);
+		if (i == 600) {
+			fprintf(stderr, "st-leasekit: %s never came\n", then);
+			goto out;
+		}
+		bind_poll(c1, "after", id.device_id, id.device_sk, true);
+	}
+	status = ok ? 0 : 1;
+out:
+	st_client_free(c1);
+	st_client_free(c2);
+	st_identity_fini(&id);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && argc <= 5 && strcmp(argv[1], "bind") == 0) {
+		if (sodium_init() < 0)
+			return 1;
+		return bind_check(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+	}
 	if (argc < 4 || argc > 5 || strcmp(argv[1], "poll") != 0) {
-		fputs("usage: st-leasekit poll STATE_DIR URL [HAVE_SEQ]\n",
+		fputs("usage: st-leasekit poll STATE_DIR URL [HAVE_SEQ]\n"
+		      "       st-leasekit bind STATE_DIR URL [THEN_FILE]\n",
 		      stderr);
 		return 2;
 	}
