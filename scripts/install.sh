@@ -10,7 +10,7 @@ libsodium-dev libzstd-dev zstd libjansson-dev libcmocka-dev libvectorscan-dev
 libxcb1-dev libxcb-xinput-dev libxcb-record0-dev libxcb-randr0-dev
 libxcb-xkb-dev libxcb-xtest0-dev libxkbcommon-dev libxkbcommon-x11-dev
 xvfb openbox xterm xdotool x11-xkb-utils x11-utils x11-xserver-utils
-libsqlite3-dev sqlite3
+libsqlite3-dev sqlite3 libhttp-parser-dev
 python3 libmicrohttpd-dev libgnutls28-dev gnutls-bin libcurl4-gnutls-dev curl
 ca-certificates openssl systemd-journal-remote
 faketime nettle-dev softhsm2 libp11-kit-dev
