@@ -50,6 +50,9 @@ static const char usage[] =
 	"  run [--dev] [--backend x11|eventfile] [--display D] [--eventfile FILE]\n"
 	"      [--speed X] [--exit-at-end] [--segment-seconds N]\n"
 	"      [--idle-seconds N] [--motion-hz N] [--spool-max BYTES]\n"
+	"      [--batch-ms N]      (x11: read input at most every N ms after\n"
+	"                          the first event of a burst; default 100, 0: at\n"
+	"                          once)\n"
 	"      [--data-dir DIR]    (the filter's category lists: DIR/filter)\n"
 	"      [--backoff-min-ms N] [--backoff-max-ms N] [--notice-check-seconds N]\n"
 	"                      records until stopped (SIGTERM/SIGINT) and, when\n"
@@ -87,7 +90,7 @@ static const char usage[] =
 enum {
 	O_STATE = 1000, O_SOCKET, O_LOCAL, O_POLICY, O_NOTICE, O_RECIPIENT,
 	O_ACCEPT, O_DEV, O_BACKEND, O_DISPLAY, O_EVENTFILE, O_SPEED, O_END,
-	O_SEGSEC, O_IDLESEC, O_HZ, O_SPOOLMAX, O_DATADIR, O_BMIN, O_BMAX, O_NCHECK,
+	O_SEGSEC, O_IDLESEC, O_HZ, O_BATCH, O_SPOOLMAX, O_DATADIR, O_BMIN, O_BMAX, O_NCHECK,
 	O_UNTIL_EMPTY,
 };
 
@@ -108,6 +111,7 @@ static const struct option opts[] = {
 	{"segment-seconds", required_argument, 0, O_SEGSEC},
 	{"idle-seconds", required_argument, 0, O_IDLESEC},
 	{"motion-hz", required_argument, 0, O_HZ},
+	{"batch-ms", required_argument, 0, O_BATCH},
 	{"spool-max", required_argument, 0, O_SPOOLMAX},
 	{"data-dir", required_argument, 0, O_DATADIR},
 	{"backoff-min-ms", required_argument, 0, O_BMIN},
@@ -125,6 +129,7 @@ struct args {
 	double speed;
 	double segment_s, idle_s;
 	unsigned long hz;
+	double batch_ms;
 	unsigned long long spool_max;
 	uint64_t bmin, bmax;
 	double ncheck_s;
@@ -268,7 +273,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const char *cmd = argv[1];
-	struct args a = {.backend = "x11", .speed = 1.0};
+	struct args a = {.backend = "x11", .speed = 1.0,
+			 .batch_ms = ST_RUN_BATCH_MS_DEFAULT};
 	optind = 2;
 	int c;
 	double d;
@@ -305,6 +311,10 @@ int main(int argc, char **argv)
 			if (parse_num("--motion-hz", optarg, 1, 1000, &d))
 				return 2;
 			a.hz = (unsigned long)d;
+			break;
+		case O_BATCH:
+			if (parse_num("--batch-ms", optarg, 0, 1000, &a.batch_ms))
+				return 2;
 			break;
 		case O_SPOOLMAX:
 			if (parse_num("--spool-max", optarg, 4096, 1e15, &d))
@@ -417,6 +427,7 @@ int main(int argc, char **argv)
 			.segment_ns = (uint64_t)(a.segment_s * 1e9),
 			.idle_ns = (uint64_t)(a.idle_s * 1e9),
 			.motion_hz = (uint32_t)a.hz,
+			.batch_ms = (uint32_t)a.batch_ms,
 			.spool_max = a.spool_max,
 			.dev = a.dev,
 			.data_dir = a.data_dir,

@@ -10,6 +10,8 @@
 
 #include "agent/consent.h"
 
+#define ST_RUN_BATCH_MS_DEFAULT 100
+
 struct st_run_cfg {
 	const struct st_agent_paths *paths;
 	const char *backend;   /* "x11" or "eventfile" */
@@ -19,6 +21,16 @@ struct st_run_cfg {
 	bool exit_at_end;      /* stop when the source ends */
 	uint64_t segment_ns, idle_ns;
 	uint32_t motion_hz;
+	/* x11: after a read that found input, the loop leaves the X
+	 * connections unread for this long, then reads what came in one go:
+	 * under steady input one wake-up per batch_ms instead of one or two
+	 * per event. Event times come from the X server, so nothing recorded
+	 * changes. The control socket, a stop, pauses and lease expiry are
+	 * never delayed: a control request or a stop first reads what the
+	 * display sent before it, and a pause or expiry still takes effect
+	 * before the events behind it are read. 0: every event at once. The
+	 * eventfile backend ignores it. */
+	uint32_t batch_ms;
 	uint64_t spool_max;
 	bool dev;              /* --dev given */
 	const char *data_dir;  /* filter data (category lists); NULL = built in */

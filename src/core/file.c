@@ -53,8 +53,8 @@ int st_file_read(const char *path, size_t cap, struct st_buf *out,
 	return 0;
 }
 
-int st_file_write_atomic(const char *path, const void *data, size_t len,
-			 mode_t mode, struct st_error *err)
+static int write_replace(const char *path, const void *data, size_t len,
+			 mode_t mode, bool durable, struct st_error *err)
 {
 	char tmp[4096];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -78,7 +78,8 @@ int st_file_write_atomic(const char *path, const void *data, size_t len,
 		p += w;
 		left -= (size_t)w;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (durable && fsync(fd) < 0) ||
+	    close(fd) < 0) {
 		int e = errno;
 		unlink(tmp);
 		return st_fail(err, st_errno(e), "%s: %s", tmp, strerror(e));
@@ -88,6 +89,8 @@ int st_file_write_atomic(const char *path, const void *data, size_t len,
 		unlink(tmp);
 		return st_fail(err, st_errno(e), "%s: %s", path, strerror(e));
 	}
+	if (!durable)
+		return 0;
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s", path);
 	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -96,6 +99,18 @@ int st_file_write_atomic(const char *path, const void *data, size_t len,
 		close(dfd);
 	}
 	return 0;
+}
+
+int st_file_write_atomic(const char *path, const void *data, size_t len,
+			 mode_t mode, struct st_error *err)
+{
+	return write_replace(path, data, len, mode, true, err);
+}
+
+int st_file_replace(const char *path, const void *data, size_t len,
+		    mode_t mode, struct st_error *err)
+{
+	return write_replace(path, data, len, mode, false, err);
 }
 
 int st_dir_private(const char *path, struct st_error *err)
