@@ -116,6 +116,9 @@ struct agent {
 	char user[NAME_MAX_LEN];
 	/* its connection: one socket, one GnuTLS session */
 	enum conn_state conn;
+	bool bound;           /* a poll on this connection was answered: the
+				 server bound it to the device, later polls
+				 on it go unsigned (docs/api.md) */
 	int fd;
 	gnutls_session_t tls;
 	bool want_out;        /* EPOLLOUT is in its epoll registration */
@@ -626,6 +629,7 @@ static void conn_close(struct agent *a)
 	close(a->fd);
 	a->fd = -1;
 	a->conn = C_CLOSED;
+	a->bound = false;
 	a->want_out = false;
 }
 
@@ -813,12 +817,25 @@ static int poll_start(struct fleet *f, struct agent *a)
 							       : "stopped");
 	if (n < 0 || (size_t)n >= sizeof body)
 		return -1;
+	/* the first poll of a connection is signed; once the server
+	 * answered one on it, the connection is bound to the device and the
+	 * next polls carry only the device header (docs/api.md) */
 	struct st_devreq_sig sig;
 	struct st_error e = {0};
-	if (st_devreq_sign(a->id, a->sk, "POST", "/v1/device/lease",
-			   (const uint8_t *)body, (size_t)n, (int64_t)time(NULL),
-			   &sig, &e) < 0)
-		return -1;
+	char sig_lines[256];
+	if (a->conn == C_OPEN && a->bound) {
+		sodium_bin2hex(sig.device, sizeof sig.device, a->id, 16);
+		sig_lines[0] = 0;
+	} else {
+		if (st_devreq_sign(a->id, a->sk, "POST", "/v1/device/lease",
+				   (const uint8_t *)body, (size_t)n,
+				   (int64_t)time(NULL), &sig, &e) < 0)
+			return -1;
+		snprintf(sig_lines, sizeof sig_lines,
+			 ST_DEVREQ_HDR_TIME ": %s\r\n" ST_DEVREQ_HDR_SIG
+			 ": %s\r\n",
+			 sig.time, sig.sig);
+	}
 	/* what libcurl sent, less its "Expect:" (an empty one removed the
 	 * header); HTTP/1.1 keeps the connection alive unless told not to */
 	int len = snprintf(a->req, sizeof a->req,
@@ -827,13 +844,12 @@ static int poll_start(struct fleet *f, struct agent *a)
 			   "Accept: */*\r\n"
 			   "Content-Type: application/json\r\n"
 			   ST_DEVREQ_HDR_DEVICE ": %s\r\n"
-			   ST_DEVREQ_HDR_TIME ": %s\r\n"
-			   ST_DEVREQ_HDR_SIG ": %s\r\n"
+			   "%s"
 			   "Content-Length: %d\r\n"
 			   "\r\n"
 			   "%s",
-			   f->target, f->authority, sig.device, sig.time,
-			   sig.sig, n, body);
+			   f->target, f->authority, sig.device, sig_lines, n,
+			   body);
 	if (len < 0 || (size_t)len >= sizeof a->req)
 		return -1;
 	a->req_len = (size_t)len;
@@ -893,6 +909,7 @@ static void poll_done(struct fleet *f, struct agent *a)
 		return;
 	}
 	a->retries = 0;
+	a->bound = a->conn == C_OPEN;
 	a->leases++;
 	f->leases++;
 	if (f->counting_renewals)
