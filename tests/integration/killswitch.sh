@@ -407,7 +407,10 @@ diag "bind: $(tr '\n' ';' <"$T/bind.out") $(tr '\n' ' ' <"$T/bind.err")"
 check "a signed poll is answered" grep -qx 'first ok' "$T/bind.out"
 check "the next poll on that connection is answered though its signature does not verify" \
 	grep -qx 'bound_wrong_sig ok' "$T/bind.out"
+check "and one with no time or signature header at all" grep -qx 'bound_unsigned ok' "$T/bind.out"
 check "on that connection, another device's poll is refused (auth)" grep -qx 'bound_other auth' "$T/bind.out"
+check "on a new connection, a poll without signature is refused" \
+	bash -c "grep -q '^fresh_unsigned ' '$T/bind.out' && ! grep -qx 'fresh_unsigned ok' '$T/bind.out'"
 check "on a new connection, the wrong signature is refused (signature)" grep -qx 'fresh_wrong_sig signature' "$T/bind.out"
 check "after the device is revoked, the bound connection's next poll is refused (device_revoked)" \
 	grep -qx 'after device_revoked' "$T/bind.out"

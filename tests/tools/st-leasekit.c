@@ -206,12 +206,15 @@ out:
 	return status;
 }
 
+enum sig_mode { SIG_GOOD, SIG_WRONG, SIG_NONE };
+
 /* One lease poll (have_seq 0: answered at once) on client c as device
- * dev; wrong_sig sends a signature that does not verify (its last base64
- * character changed). Prints "NAME ok" or "NAME ERROR_ID"; returns the
- * call's code. */
+ * dev: signed (SIG_GOOD), with a signature that does not verify (its last
+ * base64 character changed) or with the device header alone (SIG_NONE).
+ * Prints "NAME ok" or "NAME ERROR_ID"; returns the call's code. */
 static int bind_poll(struct st_client *c, const char *name,
-		     const uint8_t dev[16], const uint8_t *sk, bool wrong_sig)
+		     const uint8_t dev[16], const uint8_t *sk,
+		     enum sig_mode mode)
 {
 	struct st_error e = {0};
 	uint8_t nonce[ST_LEASE_NONCE_LEN];
@@ -228,7 +231,7 @@ static int bind_poll(struct st_client *c, const char *name,
 		fprintf(stderr, "st-leasekit: %s\n", e.msg);
 		return ST_E_INVAL;
 	}
-	if (wrong_sig) {
+	if (mode == SIG_WRONG) {
 		size_t n = strlen(sig.sig);
 		sig.sig[n - 2] = sig.sig[n - 2] == 'A' ? 'B' : 'A';
 	}
@@ -236,7 +239,7 @@ static int bind_poll(struct st_client *c, const char *name,
 	snprintf(h1, sizeof h1, ST_DEVREQ_HDR_DEVICE ": %s", sig.device);
 	snprintf(h2, sizeof h2, ST_DEVREQ_HDR_TIME ": %s", sig.time);
 	snprintf(h3, sizeof h3, ST_DEVREQ_HDR_SIG ": %s", sig.sig);
-	const char *hdrs[] = {h1, h2, h3, NULL};
+	const char *hdrs[] = {h1, mode == SIG_NONE ? NULL : h2, h3, NULL};
 	struct st_client_req rq = {.method = "POST", .path = path,
 				   .content_type = "application/json",
 				   .body = (const uint8_t *)body,
@@ -254,9 +257,10 @@ static int bind_poll(struct st_client *c, const char *name,
 /* st-leasekit bind STATE_DIR URL [THEN_FILE]: the connection binding
  * (docs/api.md, POST /v1/device/lease). On one kept-alive connection: a
  * signed poll (first), then one whose signature does not verify
- * (bound_wrong_sig: answered, the connection is bound), then one naming
- * another device (bound_other: refused). On a new connection the same
- * wrong signature (fresh_wrong_sig: refused). With THEN_FILE it then waits
+ * (bound_wrong_sig: answered, the connection is bound), one with no time
+ * or signature header (bound_unsigned: answered), then one naming another
+ * device (bound_other: refused). On a new connection the same unsigned
+ * and wrong-signature polls (fresh_unsigned, fresh_wrong_sig: refused). With THEN_FILE it then waits
  * (at most 60 s) for that file and polls once more on the bound
  * connection (after: what the server says then, e.g. device_revoked). */
 static int bind_check(const char *dir, const char *url, const char *then)
@@ -283,13 +287,15 @@ static int bind_check(const char *dir, const char *url, const char *then)
 	uint8_t other[16];
 	memcpy(other, id.device_id, 16);
 	other[15] ^= 0x80;
-	bool ok = bind_poll(c1, "first", id.device_id, id.device_sk, false) ==
-		  0;
-	ok &= bind_poll(c1, "bound_wrong_sig", id.device_id, id.device_sk,
-			true) == 0;
-	ok &= bind_poll(c1, "bound_other", other, id.device_sk, true) < 0;
-	ok &= bind_poll(c2, "fresh_wrong_sig", id.device_id, id.device_sk,
-			true) < 0;
+	const uint8_t *sk = id.device_sk;
+	bool ok = bind_poll(c1, "first", id.device_id, sk, SIG_GOOD) == 0;
+	ok &= bind_poll(c1, "bound_wrong_sig", id.device_id, sk, SIG_WRONG) ==
+	      0;
+	ok &= bind_poll(c1, "bound_unsigned", id.device_id, sk, SIG_NONE) == 0;
+	ok &= bind_poll(c1, "bound_other", other, sk, SIG_WRONG) < 0;
+	ok &= bind_poll(c2, "fresh_unsigned", id.device_id, sk, SIG_NONE) < 0;
+	ok &= bind_poll(c2, "fresh_wrong_sig", id.device_id, sk, SIG_WRONG) <
+	      0;
 	if (then) {
 		int i = 0;
 		for (; i < 600 && access(then, F_OK) != 0; i++)
@@ -298,7 +304,7 @@ static int bind_check(const char *dir, const char *url, const char *then)
 			fprintf(stderr, "st-leasekit: %s never came\n", then);
 			goto out;
 		}
-		bind_poll(c1, "after", id.device_id, id.device_sk, true);
+		bind_poll(c1, "after", id.device_id, sk, SIG_WRONG);
 	}
 	status = ok ? 0 : 1;
 out:
