@@ -262,10 +262,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			how = " shutdown";
 		else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			how = " broken";
-		/* One fprintf per line: stdio's lock keeps lines whole. */
+		/* One fprintf per line: stdio's lock keeps lines whole. Not
+		 * flushed here: whoever owns the log flushes it (sealtrace
+		 * serve: its ticker, every 100 ms) */
 		fprintf(h->log, "%s %s %s %" PRIu64 "ms%s%s%s\n", method, path,
 			status, ms, how, r->detail[0] ? " " : "", r->detail);
-		fflush(h->log);
 	}
 	free_req(r);
 	atomic_fetch_sub(&h->in_flight, 1);

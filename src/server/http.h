@@ -72,7 +72,8 @@ struct st_http_cfg {
 	uint32_t connections_max;
 	uint32_t connection_timeout_s;
 	uint32_t threads;        /* 1 = one polling thread; more = a pool */
-	FILE *log;               /* one line per request; NULL = none */
+	FILE *log;               /* one line per request, never flushed here
+				  * (its owner flushes it); NULL = none */
 	st_http_handler handler;
 	void *ctx;
 };

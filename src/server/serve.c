@@ -299,6 +299,8 @@ out:
 	st_api_quiesce(api); /* the daemon stops only with none suspended */
 	st_http_stop(http);
 	st_api_free(api);
+	if (o->log)
+		fflush(o->log); /* the last requests' lines */
 	if (sfd >= 0) {
 		/* A signal that came during the stop is taken, not left to
 		 * the restored mask. */
