@@ -852,6 +852,26 @@ static int token_auth(struct st_api *a, struct st_http_req *r,
 	return 0;
 }
 
+/* The device a request names (its Sealtrace-Device header), as bytes and
+ * hex. */
+static int req_device(struct st_http_req *r, uint8_t id[16], char hex[33],
+		      struct st_error *err)
+{
+	int rc = st_devreq_device(st_http_header(r, ST_DEVREQ_HDR_DEVICE), id,
+				  err);
+	if (rc == 0)
+		api_hex(id, 16, hex);
+	return rc;
+}
+
+static int revoked_fail(struct st_error *err, const char *hex)
+{
+	return st_fail(err, ST_E_DEVICE_REVOKED,
+		       "device %s: revoked; enroll again with a new token if "
+		       "it should record",
+		       hex);
+}
+
 /* A signed device request: the device, active, its person not erased,
  * the signature over method, target and body, the time. With store_mu
  * held; dev and person receive the rows. */
@@ -860,12 +880,10 @@ static int device_auth(struct st_api *a, struct st_http_req *r,
 		       struct st_error *err)
 {
 	uint8_t id[16];
-	int rc = st_devreq_device(st_http_header(r, ST_DEVREQ_HDR_DEVICE), id,
-				  err);
+	char idh[33];
+	int rc = req_device(r, id, idh, err);
 	if (rc < 0)
 		return rc;
-	char idh[33];
-	api_hex(id, 16, idh);
 	rc = st_store_device_get(a->admin_store, id, dev, err);
 	if (rc == ST_E_NOT_FOUND)
 		return st_fail(err, ST_E_AUTH,
@@ -884,10 +902,7 @@ static int device_auth(struct st_api *a, struct st_http_req *r,
 	if (rc < 0)
 		return rc;
 	if (!dev->active)
-		return st_fail(err, ST_E_DEVICE_REVOKED,
-			       "device %s: revoked; enroll again with a new "
-			       "token if it should record",
-			       idh);
+		return revoked_fail(err, idh);
 	rc = st_store_person_get(a->admin_store, dev->person_id, person, err);
 	if (rc < 0)
 		return rc;
@@ -2181,9 +2196,6 @@ static void lease_reply(struct st_api *a, struct st_http_req *r,
 	st_http_reply(r, 200, ST_API_CT_JSON, answer, (size_t)n);
 }
 
-/* POST /v1/device/lease: answers at once when the device's lease differs
- * from the one it holds, else holds the poll (suspended) until a change
- * covering the device or lease_hold_s. */
 /* Who polls: on a connection that an earlier verified poll of the same
  * device bound (st_http_bind), from memory alone; else the full check
  * (signature, time window, store), after which the connection is bound
@@ -2194,12 +2206,10 @@ static int lease_auth(struct st_api *a, struct st_http_req *r, struct areq *q,
 		      struct st_error *err)
 {
 	uint8_t id[16];
-	int rc = st_devreq_device(st_http_header(r, ST_DEVREQ_HDR_DEVICE), id,
-				  err);
+	int rc = req_device(r, id, q->dev_hex, err);
 	if (rc < 0)
 		return rc;
 	memcpy(q->dev, id, 16);
-	api_hex(id, 16, q->dev_hex);
 	if (st_http_bound(r, id)) {
 		bool known = false, revoked = false;
 		pthread_mutex_lock(&a->ctl_mu);
@@ -2213,10 +2223,7 @@ static int lease_auth(struct st_api *a, struct st_http_req *r, struct areq *q,
 		}
 		pthread_mutex_unlock(&a->ctl_mu);
 		if (revoked)
-			return st_fail(err, ST_E_DEVICE_REVOKED,
-				       "device %s: revoked; enroll again with "
-				       "a new token if it should record",
-				       q->dev_hex);
+			return revoked_fail(err, q->dev_hex);
 		if (known)
 			return 0;
 	}
@@ -2240,14 +2247,14 @@ static int lease_auth(struct st_api *a, struct st_http_req *r, struct areq *q,
 	}
 	pthread_mutex_unlock(&a->ctl_mu);
 	if (revoked)
-		return st_fail(err, ST_E_DEVICE_REVOKED,
-			       "device %s: revoked; enroll again with a new "
-			       "token if it should record",
-			       q->dev_hex);
+		return revoked_fail(err, q->dev_hex);
 	st_http_bind(r, id);
 	return 0;
 }
 
+/* POST /v1/device/lease: answers at once when the device's lease differs
+ * from the one it holds, else holds the poll (suspended) until a change
+ * covering the device or lease_hold_s. */
 static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 {
 	struct st_error e = {0};
