@@ -12,8 +12,13 @@ xsession_start() {
 	for _ in $(seq 1 200); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.05; done
 	openbox >/dev/null 2>&1 &
 	PIDS+=($!)
+	# ready when it names itself and says it keeps _NET_ACTIVE_WINDOW:
+	# openbox sets the check window before its _NET_SUPPORTED list, and
+	# `xdotool windowactivate` refuses a manager whose list lacks it
 	for _ in $(seq 1 200); do
-		xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window && return 0
+		xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window &&
+			xprop -root _NET_SUPPORTED 2>/dev/null | grep -q _NET_ACTIVE_WINDOW &&
+			return 0
 		sleep 0.05
 	done
 	echo "openbox did not start" >&2

@@ -64,7 +64,10 @@ start_x() {
 	if [ "${1:-}" != "--no-wm" ]; then
 		openbox >"$T/openbox.log" 2>&1 &
 		PIDS+=($!)
-		wait_for 10 sh -c 'xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window' ||
+		# openbox names its check window before it lists what it
+		# supports; xdotool windowactivate needs _NET_ACTIVE_WINDOW listed
+		wait_for 10 sh -c 'xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window &&
+			xprop -root _NET_SUPPORTED 2>/dev/null | grep -q _NET_ACTIVE_WINDOW' ||
 			{ echo "Bail out! openbox did not start"; exit 1; }
 	fi
 }
