@@ -62,13 +62,32 @@ start_x() {
 	export DISPLAY=:$n
 	wait_for 10 xdpyinfo -display :$n >/dev/null 2>&1 || { echo "Bail out! Xvfb did not answer"; exit 1; }
 	if [ "${1:-}" != "--no-wm" ]; then
-		openbox >"$T/openbox.log" 2>&1 &
-		PIDS+=($!)
 		# openbox names its check window before it lists what it
-		# supports; xdotool windowactivate needs _NET_ACTIVE_WINDOW listed
-		wait_for 10 sh -c 'xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window &&
-			xprop -root _NET_SUPPORTED 2>/dev/null | grep -q _NET_ACTIVE_WINDOW' ||
-			{ echo "Bail out! openbox did not start"; exit 1; }
+		# supports; xdotool windowactivate needs _NET_ACTIVE_WINDOW
+		# listed. An openbox that exits at once ("Failed to open the
+		# display", seen once in CI right after xdpyinfo answered) is
+		# started again, at most three times in all.
+		local try ob
+		for try in 1 2 3; do
+			openbox >>"$T/openbox.log" 2>&1 &
+			ob=$!
+			PIDS+=("$ob")
+			# ready, or gone (ps shows a reaped or zombie one as
+			# not running)
+			wait_for 10 sh -c 'xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window &&
+				xprop -root _NET_SUPPORTED 2>/dev/null | grep -q _NET_ACTIVE_WINDOW ||
+				! ps -o stat= -p '"$ob"' | grep -qv Z'
+			if ps -o stat= -p "$ob" | grep -qv Z &&
+				xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q window &&
+				xprop -root _NET_SUPPORTED 2>/dev/null | grep -q _NET_ACTIVE_WINDOW; then
+				return 0
+			fi
+			echo "# openbox try $try: $(tail -1 "$T/openbox.log" 2>/dev/null)"
+			kill "$ob" 2>/dev/null
+			wait "$ob" 2>/dev/null
+		done
+		echo "Bail out! openbox did not start: $(tail -3 "$T/openbox.log" | tr '\n' ' ')"
+		exit 1
 	fi
 }
 
