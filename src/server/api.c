@@ -1942,15 +1942,16 @@ static void wake(struct st_api *a, int scope, const char *value,
 }
 
 /* Stores the queued pause confirmations in one transaction (called with
- * ctl_mu held; releases it while writing). */
-static void flush_confirms(struct st_api *a)
+ * ctl_mu held; releases it while writing). Whether it took a batch off the
+ * queue (stored, or logged as not stored). */
+static bool flush_confirms(struct st_api *a)
 {
 	size_t n = a->n_pconf;
 	if (!n)
-		return;
+		return false;
 	struct pending_confirm *batch = malloc(n * sizeof *batch);
 	if (!batch)
-		return; /* kept queued: the next tick tries again */
+		return false; /* kept queued: the next tick tries again */
 	memcpy(batch, a->pconf, n * sizeof *batch);
 	a->n_pconf = 0;
 	pthread_mutex_unlock(&a->ctl_mu);
@@ -1980,6 +1981,7 @@ static void flush_confirms(struct st_api *a)
 	free(rec);
 	free(batch);
 	pthread_mutex_lock(&a->ctl_mu);
+	return true;
 }
 
 static void *ticker_main(void *arg)
@@ -2001,7 +2003,7 @@ static void *ticker_main(void *arg)
 		if (a->log)
 			fflush(a->log); /* access and confirmation lines */
 		pthread_mutex_lock(&a->ctl_mu);
-		flush_confirms(a);
+		bool took = flush_confirms(a);
 		if (a->ticker_stop)
 			break;
 		struct timespec ts;
@@ -2011,7 +2013,9 @@ static void *ticker_main(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		if (a->n_pconf == 0) /* else another batch waits already */
+		/* another batch gathered while this one was stored: take it
+		 * at once (not after a failed one: that waits a tick) */
+		if (!took || a->n_pconf == 0)
 			pthread_cond_timedwait(&a->tick_cv, &a->ctl_mu, &ts);
 	}
 	flush_confirms(a); /* nothing believed is left unstored at a stop */
