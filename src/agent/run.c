@@ -279,6 +279,14 @@ static json_t *status_json(struct agent *a)
 	return o;
 }
 
+/* Every event the capture handed the recorder so far, kept or not. */
+static uint64_t events_seen(struct st_recorder *rec)
+{
+	struct st_recorder_stats s;
+	st_recorder_stats(rec, &s);
+	return s.events_in + s.events_dropped + s.motion_coalesced;
+}
+
 static void write_state(struct agent *a)
 {
 	json_t *o = status_json(a);
@@ -907,21 +915,13 @@ int st_agent_run(const struct st_run_cfg *cfg, bool *reload,
 		     (p[0].revents & POLLIN) || (p[1].revents & POLLIN)))
 			hold = false;
 		if (!a.source_ended && !hold) {
-			struct st_recorder_stats b;
-			if (batch_ns)
-				st_recorder_stats(a.rec, &b);
+			uint64_t seen = batch_ns ? events_seen(a.rec) : 0;
 			rc = st_capture_dispatch(a.cap, &sink, err);
-			if (batch_ns && rc >= 0) {
-				struct st_recorder_stats f;
-				st_recorder_stats(a.rec, &f);
-				bool got = f.events_in + f.events_dropped +
-						   f.motion_coalesced !=
-					   b.events_in + b.events_dropped +
-						   b.motion_coalesced;
-				hold_until = got ? st_mono_ns(&st_clock_system) +
-							   batch_ns
-						 : 0;
-			}
+			if (batch_ns && rc >= 0)
+				hold_until = events_seen(a.rec) != seen
+						     ? st_mono_ns(&st_clock_system) +
+							       batch_ns
+						     : 0;
 			if (rc == ST_CAPTURE_END) {
 				a.source_ended = true;
 				if (cfg->exit_at_end)

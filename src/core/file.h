@@ -1,6 +1,6 @@
 /* file.h - owns small whole-file reads and atomic replacements (tmp, fsync,
- * rename, fsync the folder; or without the fsyncs). Never follows a symlink on write; never reads
- * more than the caller's cap. */
+ * rename, fsync the folder; or without the fsyncs). Never follows a symlink
+ * on write; never reads more than the caller's cap. */
 #ifndef ST_FILE_H
 #define ST_FILE_H
 

@@ -2154,10 +2154,9 @@ static void lease_reply(struct st_api *a, struct st_http_req *r,
 		d->last_answer_s = t;
 	pthread_mutex_unlock(&a->ctl_mu);
 	if (revoked) {
-		api_reply_fail(r, ST_API_DEVICE, ST_E_DEVICE_REVOKED,
-			   "device %s: revoked; enroll again with a new token "
-			   "if it should record",
-			   q->dev_hex);
+		struct st_error e = {0};
+		api_reply_err(r, ST_API_DEVICE,
+			      revoked_fail(&e, q->dev_hex), &e);
 		return;
 	}
 	struct policy_cache pc;
@@ -2350,11 +2349,12 @@ static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 			d->conf_last_seq = recorded ? lq.confirm_last_seq : 0;
 		}
 		pthread_mutex_unlock(&a->ctl_mu);
-		if (recorded)
+		if (recorded) {
 			api_log(a, "device %s confirmed the pause of lease "
-				 "sequence %" PRIu64 "\nstored 1 pause "
-				 "confirmations",
+				 "sequence %" PRIu64,
 			      q->dev_hex, lq.confirm_seq);
+			api_log(a, "stored 1 pause confirmations");
+		}
 	}
 
 	pthread_mutex_lock(&a->ctl_mu);
