@@ -22,6 +22,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -110,6 +111,9 @@ enum conn_state {
 	C_OPEN,
 };
 
+/* An answer (two TLS records of a few hundred bytes) fits in one. */
+#define IN_BUF 2048u
+
 struct agent {
 	uint8_t id[16];
 	uint8_t *sk; /* st_secret_new */
@@ -134,6 +138,10 @@ struct agent {
 	bool extra;           /* the connection is out of step (bytes past
 				 the answer, or an answer before the whole
 				 request went out): dropped after this poll */
+	/* what one recv brought and GnuTLS has not taken yet (agent_pull):
+	 * an answer's records in one read, not a header and a body each */
+	uint8_t in[IN_BUF];
+	size_t in_off, in_len;
 	char resp[ANSWER_MAX + 1]; /* the answer's body */
 	size_t rlen;
 	bool cut;             /* the body passed ANSWER_MAX */
@@ -509,6 +517,9 @@ struct fleet {
 	bool counting_renewals;
 	/* what one gnutls_record_recv hands over: one TLS record at most */
 	char rbuf[16384];
+	/* nonces, drawn from randombytes_buf a page at a time */
+	uint8_t rnd[4096];
+	size_t rnd_off;
 };
 
 static void fail_note(struct fleet *f, struct agent *a, const char *what)
@@ -631,6 +642,53 @@ static void conn_close(struct agent *a)
 	a->conn = C_CLOSED;
 	a->bound = false;
 	a->want_out = false;
+	a->in_off = a->in_len = 0;
+}
+
+/* GnuTLS's transport: one recv fills the agent's buffer, GnuTLS takes the
+ * record header and body from it (its own reads ask for one, then the
+ * other). */
+static ssize_t agent_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+	struct agent *a = p;
+	if (a->in_off == a->in_len) {
+		ssize_t r = recv(a->fd, a->in, sizeof a->in, 0);
+		if (r < 0) {
+			gnutls_transport_set_errno(a->tls, errno);
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		a->in_off = 0;
+		a->in_len = (size_t)r;
+	}
+	size_t n = a->in_len - a->in_off;
+	if (n > len)
+		n = len;
+	memcpy(buf, a->in + a->in_off, n);
+	a->in_off += n;
+	return (ssize_t)n;
+}
+
+static int agent_pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
+{
+	struct agent *a = p;
+	if (a->in_off < a->in_len)
+		return 1;
+	struct pollfd pfd = {.fd = a->fd, .events = POLLIN};
+	return poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+}
+
+static ssize_t agent_push(gnutls_transport_ptr_t p, const giovec_t *iov,
+			  int n)
+{
+	struct agent *a = p;
+	struct msghdr m = {.msg_iov = (struct iovec *)iov,
+			   .msg_iovlen = (size_t)n};
+	ssize_t r = sendmsg(a->fd, &m, MSG_NOSIGNAL);
+	if (r < 0)
+		gnutls_transport_set_errno(a->tls, errno);
+	return r;
 }
 
 /* EPOLLIN always; EPOLLOUT only while a write (or the connect, or a
@@ -784,7 +842,11 @@ static int conn_open(struct fleet *f, struct agent *a)
 		return -1;
 	}
 	gnutls_session_set_verify_cert(a->tls, f->host, 0);
-	gnutls_transport_set_int(a->tls, fd);
+	gnutls_transport_set_ptr(a->tls, a);
+	gnutls_transport_set_pull_function(a->tls, agent_pull);
+	gnutls_transport_set_pull_timeout_function(a->tls, agent_pull_timeout);
+	gnutls_transport_set_vec_push_function(a->tls, agent_push);
+	a->in_off = a->in_len = 0;
 	return 0;
 }
 
@@ -795,7 +857,12 @@ static int conn_open(struct fleet *f, struct agent *a)
  * that fails is a failed poll, counted and retried. */
 static int poll_start(struct fleet *f, struct agent *a)
 {
-	randombytes_buf(a->nonce, sizeof a->nonce);
+	if (f->rnd_off == 0 || f->rnd_off + sizeof a->nonce > sizeof f->rnd) {
+		randombytes_buf(f->rnd, sizeof f->rnd);
+		f->rnd_off = 0;
+	}
+	memcpy(a->nonce, f->rnd + f->rnd_off, sizeof a->nonce);
+	f->rnd_off += sizeof a->nonce;
 	char nh[2 * ST_LEASE_NONCE_LEN + 1];
 	sodium_bin2hex(nh, sizeof nh, a->nonce, sizeof a->nonce);
 	bool paused = a->lease_state == ST_LEASE_PAUSE;
@@ -1016,7 +1083,8 @@ static void conn_read(struct fleet *f, struct agent *a)
 			 * request went out (GnuTLS still owes that write):
 			 * this connection ends with this poll */
 			if (used != got || a->req_off < a->req_len ||
-			    gnutls_record_check_pending(a->tls))
+			    gnutls_record_check_pending(a->tls) ||
+			    a->in_off < a->in_len)
 				a->extra = true;
 			poll_done(f, a);
 			return;
@@ -1805,8 +1873,10 @@ int main(int argc, char **argv)
 	printf("pause_answer_ms: %.1f ms (POST /v1/admin/pause answered)\n",
 	       (double)mo.t_answer_ns * 1e-6);
 	printf("pause_leases_received: %" PRIu64 " agents\n", nl);
-	printf("pause_to_lease_p50_ms: %.1f ms (client: pause lease "
-	       "verified)\n", bench_pct_ms(lat, nl, 0.50));
+	printf("pause_to_lease_first_ms: %.1f ms (client: pause lease "
+	       "verified)\n", nl ? (double)lat[0] * 1e-6 : 0);
+	printf("pause_to_lease_p10_ms: %.1f ms\n", bench_pct_ms(lat, nl, 0.10));
+	printf("pause_to_lease_p50_ms: %.1f ms\n", bench_pct_ms(lat, nl, 0.50));
 	printf("pause_to_lease_p99_ms: %.1f ms\n", bench_pct_ms(lat, nl, 0.99));
 	printf("pause_to_lease_max_ms: %.1f ms\n",
 	       nl ? (double)lat[nl - 1] * 1e-6 : 0);

@@ -1984,6 +1984,18 @@ static bool flush_confirms(struct st_api *a)
 	return true;
 }
 
+/* When the queued confirmations are to be stored (UINT64_MAX: none
+ * queued): once none came for confirm_quiet_ns, or once the first waited
+ * confirm_batch_ns. With ctl_mu held. */
+static uint64_t confirm_due(const struct st_api *a)
+{
+	if (!a->n_pconf)
+		return UINT64_MAX;
+	uint64_t quiet = a->pconf_last_ns + a->confirm_quiet_ns;
+	uint64_t batch = a->pconf_first_ns + a->confirm_batch_ns;
+	return quiet < batch ? quiet : batch;
+}
+
 static void *ticker_main(void *arg)
 {
 	struct st_api *a = arg;
@@ -2003,20 +2015,26 @@ static void *ticker_main(void *arg)
 		if (a->log)
 			fflush(a->log); /* access and confirmation lines */
 		pthread_mutex_lock(&a->ctl_mu);
-		bool took = flush_confirms(a);
+		/* a batch that could not be taken (out of memory) waits a
+		 * tick */
+		bool failed = confirm_due(a) <= st_mono_ns(a->clock) &&
+			      !flush_confirms(a);
 		if (a->ticker_stop)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)ST_API_LEASE_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		/* another batch gathered while this one was stored: take it
-		 * at once (not after a failed one: that waits a tick) */
-		if (!took || a->n_pconf == 0)
+		uint64_t wait_ns = (uint64_t)ST_API_LEASE_TICK_MS * 1000000u;
+		uint64_t due = confirm_due(a);
+		now = st_mono_ns(a->clock);
+		if (!failed && due != UINT64_MAX)
+			wait_ns = due <= now ? 0
+			      : due - now < wait_ns ? due - now : wait_ns;
+		if (wait_ns) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t ns = (uint64_t)ts.tv_nsec + wait_ns;
+			ts.tv_sec += (time_t)(ns / 1000000000u);
+			ts.tv_nsec = (long)(ns % 1000000000u);
 			pthread_cond_timedwait(&a->tick_cv, &a->ctl_mu, &ts);
+		}
 	}
 	flush_confirms(a); /* nothing believed is left unstored at a stop */
 	if (a->log)
@@ -2300,10 +2318,11 @@ static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 	}
 	if (record && a->pconf && a->n_pconf < ST_API_CONFIRM_PENDING_MAX) {
 		/* believed at once (ingest and the control view read
-		 * ctl_dev); stored by the ticker within a tick. A crash in
-		 * between loses the confirmation: the device's segments from
-		 * before the pause are then refused (`paused`), which fails
-		 * closed. */
+		 * ctl_dev); stored by the ticker when they stop coming
+		 * (confirm_quiet_ms) or at most confirm_batch_ms later. A
+		 * crash in between loses the confirmation: the device's
+		 * segments from before the pause are then refused
+		 * (`paused`), which fails closed. */
 		d->conf_epoch = lq.confirm_seq;
 		d->conf_last_seq = lq.confirm_last_seq;
 		struct pending_confirm *pc = &a->pconf[a->n_pconf++];
@@ -2312,19 +2331,22 @@ static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 		pc->epoch = lq.confirm_seq;
 		pc->last_seq = lq.confirm_last_seq;
 		pc->t = t;
-		/* group commit: the ticker is woken by the first of a batch
-		 * and, when done, takes whatever came meanwhile at once */
-		if (a->n_pconf == 1)
+		/* the ticker is woken by the first of a batch, to know when
+		 * to store it (confirm_due) */
+		a->pconf_last_ns = st_mono_ns(a->clock);
+		if (a->n_pconf == 1) {
+			a->pconf_first_ns = a->pconf_last_ns;
 			pthread_cond_broadcast(&a->tick_cv);
+		}
 		record = false;
 		received = true;
 	}
 	pthread_mutex_unlock(&a->ctl_mu);
 	if (received && a->log)
 		/* received: what the kill switch promises within a second
-		 * (bench/control.sh counts these lines); the ticker stores it
-		 * and flushes the log within a tick ("stored N pause
-		 * confirmations") */
+		 * (bench/control.sh counts these lines); the ticker flushes
+		 * the log within a tick and says when it stored the batch
+		 * ("stored N pause confirmations") */
 		fprintf(a->log, "device %s confirmed the pause of lease "
 				"sequence %" PRIu64 "\n",
 			q->dev_hex, lq.confirm_seq);
@@ -2625,11 +2647,13 @@ static void h_pause(struct st_api *a, struct st_http_req *r, struct areq *q)
 		 "by %s",
 	      p.id, p.epoch, st_scope_name(p.scope), p.value[0] ? " " : "",
 	      p.value, p.by);
-	struct pview *pv = calloc(1, sizeof *pv);
-	if (pv) {
-		pv->p = p;
-		rc = control_count(a, pv, 1, &e);
-	}
+	/* one counting query, not the control view's walk of every device:
+	 * the resumed polls wait for this thread until the answer is made */
+	uint64_t devices = 0;
+	pthread_mutex_lock(&a->store_mu);
+	rc = st_store_scope_devices(a->admin_store, p.scope, p.value, &devices,
+				    &e);
+	pthread_mutex_unlock(&a->store_mu);
 	json_t *j = json_object();
 	json_object_set_new(j, "id", api_j_int(p.id));
 	json_object_set_new(j, "seq", api_j_u64(p.epoch));
@@ -2639,8 +2663,7 @@ static void h_pause(struct st_api *a, struct st_http_req *r, struct areq *q)
 	json_object_set_new(j, "discard_unsent", json_boolean(p.discard));
 	/* the pause holds even when the count failed: null then */
 	json_object_set_new(j, "devices",
-			    pv && rc == 0 ? api_j_u64(pv->devices) : json_null());
-	pviews_free(pv, 1);
+			    rc == 0 ? api_j_u64(devices) : json_null());
 	st_http_detail(r, "pause=%" PRId64 " seq=%" PRIu64, p.id, p.epoch);
 	api_reply_json(r, 201, j);
 }
@@ -3112,6 +3135,14 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
 				 : ST_CFG_LEASE_VALIDITY_DEFAULT_MS;
 	a->hold_s = c->cfg->lease_hold_s ? c->cfg->lease_hold_s
 					 : ST_CFG_LEASE_HOLD_DEFAULT_S;
+	a->confirm_quiet_ns = (uint64_t)(c->cfg->confirm_quiet_ms
+						 ? c->cfg->confirm_quiet_ms
+						 : ST_CFG_CONFIRM_QUIET_DEFAULT_MS) *
+			      1000000u;
+	a->confirm_batch_ns = (uint64_t)(c->cfg->confirm_batch_ms
+						 ? c->cfg->confirm_batch_ms
+						 : ST_CFG_CONFIRM_BATCH_DEFAULT_MS) *
+			      1000000u;
 	a->icfg.lease_check = lease_check;
 	a->icfg.lease_ctx = a;
 	a->icfg.clock = a->clock;

@@ -84,9 +84,10 @@ struct st_api {
 	pthread_mutex_t ctl_mu;
 	pthread_cond_t tick_cv;
 	/* Pause confirmations believed (in ctl_dev) and not yet stored: the
-	 * ticker stores them in one transaction every tick, so that 10,000
-	 * agents confirming a pause cost a few commits, not 10,000, on the
-	 * thread that delivers the pause. Under ctl_mu. */
+	 * ticker stores them in one transaction once none came for
+	 * confirm_quiet_ms or the first waited confirm_batch_ms, so that
+	 * 10,000 agents confirming a pause cost one commit after the
+	 * fan-out, none during it. Under ctl_mu. */
 	struct pending_confirm {
 		uint8_t dev[16];
 		char dev_hex[33];
@@ -94,6 +95,8 @@ struct st_api {
 		int64_t t;
 	} *pconf;
 	size_t n_pconf;
+	uint64_t pconf_first_ns, pconf_last_ns; /* st_mono_ns of a->clock */
+	uint64_t confirm_quiet_ns, confirm_batch_ns;
 	uint64_t epoch;
 	struct ctl_scope *scopes;  /* every scope a pause ever named */
 	size_t n_scopes, cap_scopes;

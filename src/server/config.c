@@ -119,6 +119,8 @@ int st_server_config_defaults(struct st_server_config *c, const char *dir,
 	c->enroll_ttl_default_s = CFG_ENROLL_TTL_DEFAULT_S;
 	c->lease_validity_ms = ST_CFG_LEASE_VALIDITY_DEFAULT_MS;
 	c->lease_hold_s = ST_CFG_LEASE_HOLD_DEFAULT_S;
+	c->confirm_quiet_ms = ST_CFG_CONFIRM_QUIET_DEFAULT_MS;
+	c->confirm_batch_ms = ST_CFG_CONFIRM_BATCH_DEFAULT_MS;
 	c->audit_checkpoint_entries = ST_CFG_AUDIT_CP_ENTRIES_DEFAULT;
 	c->audit_checkpoint_s = ST_CFG_AUDIT_CP_S_DEFAULT;
 	c->retention_sweep_s = ST_CFG_SWEEP_S_DEFAULT;
@@ -163,6 +165,10 @@ static const struct key keys[] = {
 	{"lease_validity_ms", K_U32, OFF(lease_validity_ms),
 	 ST_CFG_LEASE_VALIDITY_MIN_MS, ST_LEASE_VALIDITY_MAX_MS},
 	{"lease_hold_s", K_U32, OFF(lease_hold_s), 1, ST_CFG_LEASE_HOLD_MAX_S},
+	{"confirm_quiet_ms", K_U32, OFF(confirm_quiet_ms), 1,
+	 ST_CFG_CONFIRM_MAX_MS},
+	{"confirm_batch_ms", K_U32, OFF(confirm_batch_ms), 1,
+	 ST_CFG_CONFIRM_MAX_MS},
 	{"audit_checkpoint_entries", K_U32, OFF(audit_checkpoint_entries), 1,
 	 1000000},
 	{"audit_checkpoint_s", K_U32, OFF(audit_checkpoint_s), 1, 86400},

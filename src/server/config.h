@@ -53,6 +53,13 @@
  * a connected agent renews before its lease runs out. */
 #define ST_CFG_LEASE_HOLD_DEFAULT_S 25u
 #define ST_CFG_LEASE_HOLD_MAX_S 300u
+/* Pause confirmations are believed when they come and stored in one
+ * transaction once none came for confirm_quiet_ms, or once the first of
+ * them waited confirm_batch_ms: a fleet confirming a pause costs one
+ * commit after the fan-out, not commits during it. */
+#define ST_CFG_CONFIRM_QUIET_DEFAULT_MS 50u
+#define ST_CFG_CONFIRM_BATCH_DEFAULT_MS 1000u
+#define ST_CFG_CONFIRM_MAX_MS 60000u
 #define ST_CFG_AUDIT_CP_ENTRIES_DEFAULT 1000u
 #define ST_CFG_AUDIT_CP_S_DEFAULT 600u
 #define ST_CFG_SWEEP_S_DEFAULT 3600u
@@ -81,6 +88,8 @@ struct st_server_config {
 	 * hand means the default. lease_hold_s * 1000 < lease_validity_ms. */
 	uint32_t lease_validity_ms;    /* 1000..ST_LEASE_VALIDITY_MAX_MS */
 	uint32_t lease_hold_s;         /* 1..ST_CFG_LEASE_HOLD_MAX_S */
+	uint32_t confirm_quiet_ms;     /* 1..ST_CFG_CONFIRM_MAX_MS */
+	uint32_t confirm_batch_ms;     /* 1..ST_CFG_CONFIRM_MAX_MS */
 	/* The audit log signs a checkpoint after this many new entries or
 	 * this many seconds with new entries, whichever comes first. */
 	uint32_t audit_checkpoint_entries; /* 1..1000000, default 1000 */

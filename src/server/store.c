@@ -1004,6 +1004,19 @@ int st_store_pause_confirms_get(struct st_store *s, uint64_t epoch,
 					    err));
 }
 
+int st_store_scope_devices(struct st_store *s, int scope, const char *value,
+			   uint64_t *out, struct st_error *err)
+{
+	if (!out || !value || !st_scope_name(scope))
+		return st_fail(err, ST_E_INVAL,
+			       "scope devices: unknown scope %d, or no value "
+			       "or output",
+			       scope);
+	*out = 0;
+	READ_OP(s, "scope devices",
+		s->type->scope_devices(s, scope, value, out, err));
+}
+
 /* ---- schema 4: least privilege ---- */
 
 static bool key_ok(const char *k)
@@ -1712,6 +1725,14 @@ static int fault_pause_confirms_get(struct st_store *s, uint64_t epoch,
 						  cb, ctx, err));
 }
 
+static int fault_scope_devices(struct st_store *s, int scope,
+			       const char *value, uint64_t *out,
+			       struct st_error *err)
+{
+	FAULT_FWD(s, "scope devices",
+		  IN(s)->type->scope_devices(IN(s), scope, value, out, err));
+}
+
 static int fault_setting_get(struct st_store *s, const char *key,
 			     uint8_t *out, size_t cap, size_t *len,
 			     struct st_error *err)
@@ -1945,6 +1966,7 @@ static const struct st_store_type fault_type = {
 	.pause_list = fault_pause_list,
 	.pause_confirm = fault_pause_confirm,
 	.pause_confirms_get = fault_pause_confirms_get,
+	.scope_devices = fault_scope_devices,
 	.setting_get = fault_setting_get,
 	.setting_put = fault_setting_put,
 	.token_request_add = fault_token_request_add,

@@ -391,6 +391,9 @@ struct st_store_type {
 				  const uint8_t *after, size_t limit,
 				  st_store_confirm_cb cb, void *ctx,
 				  struct st_error *err);
+	int (*scope_devices)(struct st_store *s, int scope,
+			     const char *value, uint64_t *out,
+			     struct st_error *err);
 
 	/* Schema 4: least privilege. person_erase runs inside the
 	 * transaction the front opens. */
@@ -778,6 +781,11 @@ int st_store_pause_confirms_get(struct st_store *s, uint64_t epoch,
 				const uint8_t *after, size_t limit,
 				st_store_confirm_cb cb, void *ctx,
 				struct st_error *err);
+/* How many active devices a pause of scope/value would cover (those of a
+ * person on record): one counting query, for the pause's answer. A device
+ * value that is not 32 hex digits covers none. */
+int st_store_scope_devices(struct st_store *s, int scope, const char *value,
+			   uint64_t *out, struct st_error *err);
 
 /* ---- Schema 4: least privilege (the data behind src/access) ---- */
 

@@ -245,7 +245,7 @@ enum stmt_id {
 	/* schema 3 */
 	S_EPOCH_GET, S_EPOCH_SET, S_PAUSE_ADD, S_RESUME, S_PAUSE_LIST,
 	S_PAUSE_LIST_IN_FORCE, S_CONFIRM_ADD, S_CONFIRM_LIST,
-	S_CONFIRM_LIST_AFTER,
+	S_CONFIRM_LIST_AFTER, S_SCOPE_DEVICES,
 	/* schema 4 */
 	S_SETTING_GET, S_TREQ_ADD, S_TREQ_GET, S_TREQ_CLOSE,
 	S_PURPOSE_ADD, S_PURPOSE_GET, S_PURPOSE_LIST, S_PAPPROVE_ADD,
@@ -395,6 +395,14 @@ static const char *const sql[S_COUNT] = {
 	[S_CONFIRM_ADD] = "INSERT INTO pause_confirms (device_id, epoch,"
 			  " last_seq, confirmed_s) VALUES (?1, ?2, ?3, ?4)"
 			  " ON CONFLICT (device_id, epoch) DO NOTHING",
+	/* what covers() in the API says, in one query: ?1 the scope, ?2
+	 * the group or name, ?3 the device id */
+	[S_SCOPE_DEVICES] = "SELECT count(*) FROM devices d JOIN people p"
+			    " ON p.id = d.person_id WHERE d.active = 1 AND"
+			    " CASE ?1 WHEN 1 THEN 1"
+			    " WHEN 2 THEN p.grp <> '' AND p.grp = ?2"
+			    " WHEN 3 THEN p.name = ?2"
+			    " WHEN 4 THEN d.id = ?3 ELSE 0 END",
 	[S_CONFIRM_LIST] = "SELECT device_id, epoch, last_seq, confirmed_s"
 			   " FROM pause_confirms WHERE epoch = ?1"
 			   " ORDER BY device_id LIMIT ?2",
@@ -2031,6 +2039,30 @@ static int sq_pause_confirm(struct st_store *s, const uint8_t device[16],
 	return rc;
 }
 
+static int sq_scope_devices(struct st_store *s, int scope, const char *value,
+			    uint64_t *out, struct st_error *err)
+{
+	struct sq_store *q = SQ(s);
+	sqlite3_stmt *st = q->st[S_SCOPE_DEVICES];
+	uint8_t id[16] = {0};
+	size_t n = 0;
+	bool dev = scope == ST_SCOPE_DEVICE &&
+		   strlen(value) == 32 &&
+		   sodium_hex2bin(id, sizeof id, value, 32, NULL, &n, NULL) ==
+			   0 &&
+		   n == 16;
+	if (scope == ST_SCOPE_DEVICE && !dev)
+		return 0; /* not an id: it covers nothing */
+	I64(st, 1, scope);
+	TEXT(st, 2, value);
+	BLOB(st, 3, id, 16);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	done(st);
+	return rc == SQLITE_ROW ? 0 : sq_fail(q, rc, "scope devices", err);
+}
+
 static int sq_pause_confirms_get(struct st_store *s, uint64_t epoch,
 				 const uint8_t *after, size_t limit,
 				 st_store_confirm_cb cb, void *ctx,
@@ -2721,6 +2753,7 @@ const struct st_store_type st_store_sqlite = {
 	.pause_list = sq_pause_list,
 	.pause_confirm = sq_pause_confirm,
 	.pause_confirms_get = sq_pause_confirms_get,
+	.scope_devices = sq_scope_devices,
 	.setting_get = sq_setting_get,
 	.setting_put = sq_setting_put,
 	.token_request_add = sq_token_request_add,

@@ -47,6 +47,9 @@ p = sys.argv[1]
 c = json.load(open(p))
 c["lease_validity_ms"] = int(sys.argv[2])
 c["lease_hold_s"] = 1
+# confirmations stored by the batch bound alone: never quiet for a minute
+c["confirm_quiet_ms"] = 60000
+c["confirm_batch_ms"] = 500
 json.dump(c, open(p, "w"), indent=1)
 PY
 start_server || { echo "Bail out! sealtrace serve did not start"; exit 1; }
@@ -185,6 +188,20 @@ p = [x for x in d["pauses"] if x["scope"] == "all"]
 assert len(p) == 1 and p[0]["reason"] == "drill", p
 assert p[0]["confirmed"] == 3 and p[0]["pending"] == 0, p[0]
 assert d["epoch"] > int(sys.argv[2]), d["epoch"]' "$(control_json)" "$EPOCH0"
+
+# the three confirmations are believed at once (above) and stored together
+# once the first waited confirm_batch_ms (500 ms): the quiet time (60 s)
+# has not run out
+stored_confirms() {
+	sqlite3 "$SRV_DIR/sealtrace.db" "SELECT count(*) FROM pause_confirms
+		WHERE epoch = (SELECT max(epoch) FROM pauses)" 2>/dev/null
+}
+confirms_stored() { [ "$(stored_confirms)" = "$1" ]; }
+check "the confirmations are stored within confirm_batch_ms" \
+	wait_for 5 confirms_stored 3
+n=$(grep -c '^stored 3 pause confirmations$' "$SRV_DIR.log")
+check "in one transaction: the log says \"stored 3 pause confirmations\" once (got $n)" \
+	test "$n" = 1
 
 # enrollment waits for the end of a pause of everyone (docs/api.md)
 q "$SEALTRACE" user add frank@example.com --group g4

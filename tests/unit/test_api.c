@@ -425,6 +425,9 @@ static void fill_cfg(struct st_server_config *c, const char *dir)
 	/* short, so that a renewal at the hold's end is quick to see */
 	c->lease_validity_ms = 5000;
 	c->lease_hold_s = 2;
+	/* a confirmation waits a second of quiet before it is stored */
+	c->confirm_quiet_ms = 1000;
+	c->confirm_batch_ms = 60000;
 }
 
 static void make_dir(const char *p)
@@ -1478,11 +1481,22 @@ static void held_poll_is_woken_by_a_pause_within_a_second(void **state)
 	lease_poll(&S.alice, 0, "{\"seq\": 2, \"last_seq\": 41}", &c);
 	assert_int_equal(c.status, 200);
 	assert_int_equal(c.l.state, ST_LEASE_PAUSE);
-	/* believed at once, stored by the next lease tick (100 ms) */
-	for (int i = 0; i < 100 && raw_int(S.db, "SELECT count(*) FROM "
+	/* believed at once (the control view below), stored once none came
+	 * for confirm_quiet_ms (1 s) */
+	double tc = mono();
+	assert_int_equal(raw_int(S.db, "SELECT count(*) FROM pause_confirms "
+				       "WHERE epoch = 2"),
+			 0);
+	p = control_pause(&r, "user");
+	assert_int_equal(json_integer_value(json_object_get(p, "confirmed")), 1);
+	resp_fini(&r);
+	for (int i = 0; i < 200 && raw_int(S.db, "SELECT count(*) FROM "
 					       "pause_confirms WHERE epoch = 2") == 0;
 	     i++)
 		usleep(20000);
+	if (mono() - tc < 0.5)
+		fail_msg("the confirmation was stored after %.3f s, before its "
+			 "quiet second", mono() - tc);
 	assert_int_equal(raw_int(S.db, "SELECT last_seq FROM pause_confirms "
 				       "WHERE epoch = 2"),
 			 41);

@@ -2064,6 +2064,58 @@ static int collect_pauses(void *ctx, const struct st_pause *p)
 	return 0;
 }
 
+static uint64_t scope_devices(struct fx *f, int scope, const char *value)
+{
+	uint64_t n = 99;
+	struct st_error e = {0};
+	if (st_store_scope_devices(f->s, scope, value, &n, &e) < 0)
+		fail_msg("scope devices: %s", e.msg);
+	return n;
+}
+
+/* The pause answer's count: active devices of people on record, by the
+ * same rules as covers() in the API. */
+static void scope_devices_counts_what_a_pause_covers(void **state)
+{
+	struct fx *f = *state;
+	world(f);
+	add_person(f, 3, "cat@example.com");
+	add_device(f, 0xd3, 3);
+	add_device(f, 0xd4, 3);
+	raw_exec(f->db, "UPDATE people SET grp = 'sales' WHERE name = "
+			"'cat@example.com'");
+	raw_exec(f->db, "UPDATE devices SET active = 0 WHERE id = "
+			"x'd4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4'");
+	add_person(f, 4, "dan@example.com");
+	add_device(f, 0xd5, 4);
+	raw_exec(f->db, "UPDATE people SET grp = '' WHERE name = "
+			"'dan@example.com'");
+	assert_int_equal(scope_devices(f, ST_SCOPE_ALL, ""), 4);
+	assert_int_equal(scope_devices(f, ST_SCOPE_GROUP, "research"), 2);
+	assert_int_equal(scope_devices(f, ST_SCOPE_GROUP, "sales"), 1);
+	/* no group is not a group */
+	assert_int_equal(scope_devices(f, ST_SCOPE_GROUP, ""), 0);
+	assert_int_equal(scope_devices(f, ST_SCOPE_GROUP, "nobody"), 0);
+	assert_int_equal(scope_devices(f, ST_SCOPE_USER, "cat@example.com"), 1);
+	assert_int_equal(scope_devices(f, ST_SCOPE_USER, "eve@example.com"), 0);
+	char dev[33];
+	uint8_t d[16];
+	id_of(d, 0xd3);
+	st_store_id_hex(d, dev);
+	assert_int_equal(scope_devices(f, ST_SCOPE_DEVICE, dev), 1);
+	id_of(d, 0xd4); /* inactive */
+	st_store_id_hex(d, dev);
+	assert_int_equal(scope_devices(f, ST_SCOPE_DEVICE, dev), 0);
+	assert_int_equal(scope_devices(f, ST_SCOPE_DEVICE, "d3d3"), 0);
+	assert_int_equal(scope_devices(f, ST_SCOPE_DEVICE,
+				       "zzd3d3d3d3d3d3d3d3d3d3d3d3d3d3d3"),
+			 0);
+	struct st_error e = {0};
+	uint64_t n;
+	assert_int_equal(st_store_scope_devices(f->s, 9, "", &n, &e),
+			 ST_E_INVAL);
+}
+
 static void pauses_raise_the_epoch_and_resume_ends_exactly_a_scope(void **state)
 {
 	struct fx *f = *state;
@@ -2337,6 +2389,7 @@ int main(void)
 		T(backup_is_a_whole_private_copy),
 		T(counts_of_every_kind),
 		T(fault_seam_forwards_and_counts_every_new_call),
+		T(scope_devices_counts_what_a_pause_covers),
 		T(pauses_raise_the_epoch_and_resume_ends_exactly_a_scope),
 		T(pause_and_resume_refuse_what_they_cannot_record),
 		T(confirms_count_once_per_device_and_pause),
