@@ -10,7 +10,9 @@
 # Environment: BUILD (default build), MAX_SECONDS (bound on setup and on
 # connecting the fleet, default 1800), HOLD_S (the server's lease_hold_s,
 # default 30), THREADS (the server's HTTP threads, default: its own
-# default), ST_BENCH_KEEP=1 keeps the temporary folder (its path is printed).
+# default), WAIT_POLL_MS (count the confirmations by reading the control
+# view every that many ms, as `pause --wait` does, instead of from the
+# log), ST_BENCH_KEEP=1 keeps the temporary folder (its path is printed).
 # shellcheck disable=SC2016 # wait_for's tests expand late, on purpose
 set -eu
 
@@ -133,10 +135,19 @@ echo "server_config: $(python3 -c 'import json,sys
 c = json.load(open(sys.argv[1]))
 print(" ".join("%s=%s" % (k, c[k]) for k in ("connections_max", "lease_hold_s", "lease_validity_ms", "connection_timeout_s", "threads") if k in c))' "$DATA/config.json")"
 echo "open_files_limit: $NOFILE per process"
+# WAIT_POLL_MS: no log; the confirmations are counted by reading
+# GET /v1/admin/control every that many ms, as `sealtrace pause --wait`
+# does (every 100 ms)
+if [ -n "${WAIT_POLL_MS:-}" ]; then
+	set -- --control-poll-ms "$WAIT_POLL_MS"
+	echo "counted_by: GET /v1/admin/control every $WAIT_POLL_MS ms"
+else
+	set -- --server-log "$TMP/serve.log"
+fi
 # shellcheck disable=SC2086 # PIN_LOAD is a word list
 $PIN_LOAD "$BENCH" --url "$URL" --ca "$CA" --token-file "$TMP/token" \
 	--agents "$AGENTS" --max-seconds "$MAX_SECONDS" \
-	--server-pid "$SERVE_PID" --server-log "$TMP/serve.log" &
+	--server-pid "$SERVE_PID" "$@" &
 BENCH_PID=$!
 brc=0
 wait "$BENCH_PID" || brc=$?

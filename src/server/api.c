@@ -2024,9 +2024,12 @@ static void *ticker_main(void *arg)
 		uint64_t wait_ns = (uint64_t)ST_API_LEASE_TICK_MS * 1000000u;
 		uint64_t due = confirm_due(a);
 		now = st_mono_ns(a->clock);
-		if (!failed && due != UINT64_MAX)
+		if (!failed && due != UINT64_MAX) {
+			/* the "confirmed" lines go out within 10 ms */
+			wait_ns = (uint64_t)ST_API_CONFIRM_LOG_MS * 1000000u;
 			wait_ns = due <= now ? 0
 			      : due - now < wait_ns ? due - now : wait_ns;
+		}
 		if (wait_ns) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);

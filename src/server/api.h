@@ -64,14 +64,18 @@
 #define ST_API_JSON_MAX (1u << 20)
 /* Enrollment tokens live at most this long. */
 #define ST_API_ENROLL_TTL_MAX_S (30u * 86400u)
-/* Pause confirmations believed and waiting to be stored by the next tick;
- * past this many, a confirmation is stored as it comes. */
+/* Pause confirmations believed and waiting to be stored (confirm_quiet_ms,
+ * confirm_batch_ms); past this many, a confirmation is stored as it
+ * comes. */
 #define ST_API_CONFIRM_PENDING_MAX 65536u
 /* List answers: pages of ST_STORE_LIST_MAX rows, at most this many pages. */
 #define ST_API_LIST_PAGES_MAX 100u
 /* How often the ticker answers held lease polls whose hold ran out: a
  * renewal comes at most this late after lease_hold_s. */
 #define ST_API_LEASE_TICK_MS 100u
+/* While confirmations wait to be stored, the ticker writes the log lines
+ * that say they were received this often (instead of every tick). */
+#define ST_API_CONFIRM_LOG_MS 10u
 /* Device ids GET /v1/admin/control lists per pause as pending or offline
  * (the counts are always whole). */
 #define ST_API_CONTROL_IDS_MAX 100u

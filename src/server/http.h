@@ -23,9 +23,10 @@
  * headers and its read buffer (MHD_OPTION_CONNECTION_MEMORY_LIMIT): a
  * request whose headers do not fit is refused by libmicrohttpd itself.
  * Bodies are copied out of it as they arrive, so it need not hold one.
- * Every held lease poll keeps this much: 16 KiB keeps 10,000 polls far
- * under 512 MiB (64 KiB cost 77 KiB a poll in bench/control). */
-#define ST_HTTP_CONN_MEMORY (16u << 10)
+ * Every held lease poll keeps this much, and libmicrohttpd zeroes all of
+ * it after each request: 8 KiB (about 6 KiB of headers: test_api) costs
+ * 23 KiB a held poll in bench/control, 16 KiB cost 31, 64 KiB 77. */
+#define ST_HTTP_CONN_MEMORY (8u << 10)
 /* Longest request target (path and query) we keep; longer ones are 404. */
 #define ST_HTTP_URI_MAX 1024
 /* Bytes of a too-large chunked body we read and drop (after body_max) to

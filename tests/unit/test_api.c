@@ -572,6 +572,25 @@ static void health_answers_ok_with_version(void **state)
 	assert_true(strncmp(S.url, "https://127.0.0.1:", 18) == 0);
 }
 
+/* ST_HTTP_CONN_MEMORY (8 KiB) holds the request line and headers: 6 KiB
+ * of headers are served, 16 KiB refused with 431 by libmicrohttpd. */
+static void headers_fit_the_connection_memory(void **state)
+{
+	(void)state;
+	static char big[16384 + 32];
+	const char *extra[] = {big, NULL};
+	struct resp r;
+	snprintf(big, sizeof big, "X-Pad: %06000d", 7);
+	assert_int_equal(call("GET", "/v1/health", NULL, NULL, 0, extra, &r),
+			 200);
+	resp_fini(&r);
+	snprintf(big, sizeof big, "X-Pad: %016384d", 7);
+	fresh_next = true;
+	assert_int_equal(call("GET", "/v1/health", NULL, NULL, 0, extra, &r),
+			 431);
+	resp_fini(&r);
+}
+
 static void ca_answers_what_tokens_fingerprint(void **state)
 {
 	(void)state;
@@ -1783,6 +1802,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_command_declares_its_roles_in_the_table),
 		cmocka_unit_test(health_answers_ok_with_version),
+		cmocka_unit_test(headers_fit_the_connection_memory),
 		cmocka_unit_test(ca_answers_what_tokens_fingerprint),
 		cmocka_unit_test(unknown_paths_and_methods_are_404_and_405),
 		cmocka_unit_test(admin_refuses_every_bad_token_alike),
