@@ -1987,13 +1987,26 @@ static bool flush_confirms(struct st_api *a)
 /* When the queued confirmations are to be stored (UINT64_MAX: none
  * queued): once none came for confirm_quiet_ns, or once the first waited
  * confirm_batch_ns. With ctl_mu held. */
+uint64_t st_api_confirm_due(size_t queued, uint64_t first_ns,
+			    uint64_t last_ns, uint64_t quiet_ns,
+			    uint64_t batch_ns)
+{
+	if (!queued)
+		return UINT64_MAX;
+	/* half full: at once, before the queue overflows into one commit
+	 * per confirmation on the HTTP thread */
+	if (queued >= ST_API_CONFIRM_PENDING_MAX / 2)
+		return 0;
+	uint64_t quiet = last_ns + quiet_ns;
+	uint64_t batch = first_ns + batch_ns;
+	return quiet < batch ? quiet : batch;
+}
+
 static uint64_t confirm_due(const struct st_api *a)
 {
-	if (!a->n_pconf)
-		return UINT64_MAX;
-	uint64_t quiet = a->pconf_last_ns + a->confirm_quiet_ns;
-	uint64_t batch = a->pconf_first_ns + a->confirm_batch_ns;
-	return quiet < batch ? quiet : batch;
+	return st_api_confirm_due(a->n_pconf, a->pconf_first_ns,
+				  a->pconf_last_ns, a->confirm_quiet_ns,
+				  a->confirm_batch_ns);
 }
 
 static void *ticker_main(void *arg)
@@ -2335,12 +2348,14 @@ static void h_lease(struct st_api *a, struct st_http_req *r, struct areq *q)
 		pc->last_seq = lq.confirm_last_seq;
 		pc->t = t;
 		/* the ticker is woken by the first of a batch, to know when
-		 * to store it (confirm_due) */
+		 * to store it (confirm_due), and when the queue is half
+		 * full */
 		a->pconf_last_ns = st_mono_ns(a->clock);
-		if (a->n_pconf == 1) {
+		if (a->n_pconf == 1)
 			a->pconf_first_ns = a->pconf_last_ns;
+		if (a->n_pconf == 1 ||
+		    a->n_pconf == ST_API_CONFIRM_PENDING_MAX / 2)
 			pthread_cond_broadcast(&a->tick_cv);
-		}
 		record = false;
 		received = true;
 	}

@@ -65,8 +65,8 @@
 /* Enrollment tokens live at most this long. */
 #define ST_API_ENROLL_TTL_MAX_S (30u * 86400u)
 /* Pause confirmations believed and waiting to be stored (confirm_quiet_ms,
- * confirm_batch_ms); past this many, a confirmation is stored as it
- * comes. */
+ * confirm_batch_ms; at once from half this many); past this many, a
+ * confirmation is stored as it comes. */
 #define ST_API_CONFIRM_PENDING_MAX 65536u
 /* List answers: pages of ST_STORE_LIST_MAX rows, at most this many pages. */
 #define ST_API_LIST_PAGES_MAX 100u
@@ -111,6 +111,15 @@ int st_api_new(const struct st_api_cfg *c, struct st_api **out,
  * of the first endpoint it calls, from the one permission table; method
  * and path name that endpoint. ST_E_NOT_FOUND for a command that calls no
  * token endpoint. */
+/* When `queued` pause confirmations (the first queued at first_ns, the
+ * last at last_ns, on the monotonic clock) are to be stored: once none
+ * came for quiet_ns, or once the first waited batch_ns, whichever is
+ * sooner; 0 (now) from ST_API_CONFIRM_PENDING_MAX / 2 queued; UINT64_MAX
+ * when none is queued. */
+uint64_t st_api_confirm_due(size_t queued, uint64_t first_ns,
+			    uint64_t last_ns, uint64_t quiet_ns,
+			    uint64_t batch_ns);
+
 int st_api_command_roles(const char *command, unsigned *roles,
 			 const char **method, const char **path);
 

@@ -572,6 +572,31 @@ static void health_answers_ok_with_version(void **state)
 	assert_true(strncmp(S.url, "https://127.0.0.1:", 18) == 0);
 }
 
+/* When a batch of pause confirmations is stored: after the quiet time, or
+ * the batch time from the first, or at once when the queue is half full. */
+static void confirmations_are_due_quiet_batched_or_half_full(void **state)
+{
+	(void)state;
+	const uint64_t ms = 1000000u;
+	assert_true(st_api_confirm_due(0, 5 * ms, 9 * ms, 50 * ms,
+				       1000 * ms) == UINT64_MAX);
+	/* a lone one: its quiet time */
+	assert_true(st_api_confirm_due(1, 5 * ms, 5 * ms, 50 * ms,
+				       1000 * ms) == 55 * ms);
+	/* a stream: the quiet time moves with the last one... */
+	assert_true(st_api_confirm_due(900, 5 * ms, 700 * ms, 50 * ms,
+				       1000 * ms) == 750 * ms);
+	/* ...up to the batch time from the first */
+	assert_true(st_api_confirm_due(9000, 5 * ms, 990 * ms, 50 * ms,
+				       1000 * ms) == 1005 * ms);
+	/* half the queue: now, whatever the times */
+	assert_true(st_api_confirm_due(ST_API_CONFIRM_PENDING_MAX / 2, 5 * ms,
+				       6 * ms, 50 * ms, 1000 * ms) == 0);
+	assert_true(st_api_confirm_due(ST_API_CONFIRM_PENDING_MAX / 2 - 1,
+				       5 * ms, 6 * ms, 50 * ms,
+				       1000 * ms) == 56 * ms);
+}
+
 /* ST_HTTP_CONN_MEMORY (8 KiB) holds the request line and headers: 6 KiB
  * of headers are served, 16 KiB refused with 431 by libmicrohttpd. */
 static void headers_fit_the_connection_memory(void **state)
@@ -1803,6 +1828,7 @@ int main(void)
 		cmocka_unit_test(every_command_declares_its_roles_in_the_table),
 		cmocka_unit_test(health_answers_ok_with_version),
 		cmocka_unit_test(headers_fit_the_connection_memory),
+		cmocka_unit_test(confirmations_are_due_quiet_batched_or_half_full),
 		cmocka_unit_test(ca_answers_what_tokens_fingerprint),
 		cmocka_unit_test(unknown_paths_and_methods_are_404_and_405),
 		cmocka_unit_test(admin_refuses_every_bad_token_alike),
