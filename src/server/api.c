@@ -1984,9 +1984,6 @@ static bool flush_confirms(struct st_api *a)
 	return true;
 }
 
-/* When the queued confirmations are to be stored (UINT64_MAX: none
- * queued): once none came for confirm_quiet_ns, or once the first waited
- * confirm_batch_ns. With ctl_mu held. */
 uint64_t st_api_confirm_due(size_t queued, uint64_t first_ns,
 			    uint64_t last_ns, uint64_t quiet_ns,
 			    uint64_t batch_ns)
@@ -2002,6 +1999,7 @@ uint64_t st_api_confirm_due(size_t queued, uint64_t first_ns,
 	return quiet < batch ? quiet : batch;
 }
 
+/* With ctl_mu held. */
 static uint64_t confirm_due(const struct st_api *a)
 {
 	return st_api_confirm_due(a->n_pconf, a->pconf_first_ns,
@@ -2034,14 +2032,17 @@ static void *ticker_main(void *arg)
 			      !flush_confirms(a);
 		if (a->ticker_stop)
 			break;
-		uint64_t wait_ns = (uint64_t)ST_API_LEASE_TICK_MS * 1000000u;
+		/* a tick; while a batch waits, until it is due or 10 ms (the
+		 * "confirmed" lines go out that often) */
 		uint64_t due = confirm_due(a);
 		now = st_mono_ns(a->clock);
+		uint64_t wait_ns = (uint64_t)ST_API_LEASE_TICK_MS * 1000000u;
 		if (!failed && due != UINT64_MAX) {
-			/* the "confirmed" lines go out within 10 ms */
-			wait_ns = (uint64_t)ST_API_CONFIRM_LOG_MS * 1000000u;
-			wait_ns = due <= now ? 0
-			      : due - now < wait_ns ? due - now : wait_ns;
+			uint64_t log_ns = (uint64_t)ST_API_CONFIRM_LOG_MS *
+					  1000000u;
+			wait_ns = due <= now ? 0 : due - now;
+			if (wait_ns > log_ns)
+				wait_ns = log_ns;
 		}
 		if (wait_ns) {
 			struct timespec ts;
